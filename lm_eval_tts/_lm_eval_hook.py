@@ -1,0 +1,103 @@
+"""Make plain `lm_eval` see the `wise_fire` model and this package's tasks (lm-eval 0.4.x has no plugin discovery).
+
+`lm_eval_tts_hook.pth` imports this module in every Python process, so it only installs a meta-path finder;
+lm-eval modules are patched right after they are first imported, and nothing is imported before that:
+- `lm_eval.api.registry`: register lm-eval's built-in models first (a non-empty registry would otherwise stop
+  lm-eval from loading them), then `wise_fire` lazily;
+- `lm_eval.tasks.manager`: every TaskManager also scans this package's task_configs directory;
+- `lm_eval.__main__`: a UserError (bad model_args etc.) is printed as one line with exit status 2.
+"""
+
+import sys
+
+MODEL_NAME = "wise_fire"
+MODEL_TARGET = "lm_eval_tts.models.wise_fire:WiseFireLM"
+
+
+def task_configs_dir():
+    """The task YAML directory: inside the installed package, or top-level in a source checkout."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "task_configs", here.parent / "task_configs"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"lm-eval-tts task_configs directory not found beside {here}")
+
+
+def _patch_registry(module):
+    import lm_eval.models  # noqa: F401  (registers the built-in models lazily)
+
+    if MODEL_NAME not in module.model_registry:
+        module.model_registry.register(MODEL_NAME, target=MODEL_TARGET)
+
+
+def _patch_task_manager(module):
+    original_init = module.TaskManager.__init__
+    if getattr(original_init, "_lm_eval_tts", False):
+        return
+
+    def __init__(self, *args, include_path=None, **kwargs):
+        ours = str(task_configs_dir())
+        if include_path is None:
+            include_path = [ours]
+        else:
+            paths = list(include_path) if isinstance(include_path, (list, tuple)) else [include_path]
+            include_path = [ours] + [p for p in paths if str(p) != ours]
+        original_init(self, *args, include_path=include_path, **kwargs)
+
+    __init__._lm_eval_tts = True
+    module.TaskManager.__init__ = __init__
+
+
+def _patch_main(module):
+    original = module.cli_evaluate
+
+    def cli_evaluate():
+        from lm_eval_tts.errors import UserError
+
+        try:
+            return original()
+        except UserError as err:
+            print(f"lm_eval: error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    module.cli_evaluate = cli_evaluate
+
+
+_PATCHES = {
+    "lm_eval.api.registry": _patch_registry,
+    "lm_eval.tasks.manager": _patch_task_manager,
+    "lm_eval.__main__": _patch_main,
+}
+
+
+class _PostImportFinder:
+    """Finds nothing itself; wraps the real loader of the few lm-eval modules it patches."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        patch = _PATCHES.get(fullname)
+        if patch is None:
+            return None
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        loader = spec.loader
+        original_exec = loader.exec_module
+
+        def exec_module(module):
+            original_exec(module)
+            patch(module)
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def install():
+    if not any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PostImportFinder())
+
+
+install()
