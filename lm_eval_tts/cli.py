@@ -1,0 +1,43 @@
+"""`lm-eval-tts` command line: one subcommand per module, each exposing `add_arguments(parser)` and `run(args)`.
+
+Subcommand modules are imported only when chosen, so `lm-eval-tts report` never pays for torch or vLLM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lm_eval_tts.errors import UserError
+
+SUBCOMMANDS = {
+    "merge": ("lm_eval_tts.merge.cli", "write a weighted merge of checkpoints (WiSE-FT interpolation) to a dir"),
+    "cache": ("lm_eval_tts.merge.cache_cli", "list or clear cached merged checkpoints"),
+    "sweep": ("lm_eval_tts.sweep", "evaluate a list of alphas with one live vLLM engine"),
+    "report": ("lm_eval_tts.report.cli", "tables and plots from lm_eval results files"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="lm-eval-tts", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        subparsers.add_parser(name, help=help_text, add_help=False)
+    if not argv or argv[0] not in SUBCOMMANDS:
+        parser.parse_args(argv or ["--help"])
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+    sub = argparse.ArgumentParser(prog=f"lm-eval-tts {argv[0]}", description=SUBCOMMANDS[argv[0]][1])
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except UserError as err:
+        print(f"lm-eval-tts {argv[0]}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
