@@ -1,0 +1,83 @@
+"""doc_metrics keys and values, metric_specs, and the two custom aggregations."""
+
+from __future__ import annotations
+
+import pytest
+
+from lm_eval_tts.errors import UserError
+from lm_eval_tts.metrics import keys
+from lm_eval_tts.metrics.aggregations import jensen_bound, pass1_variance
+from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
+
+CORRECT = [True, False, False, True]
+ANSWERS = ["12", "7", None, "12"]
+SCORES = {"logprob": [-0.5, -0.1, -2.0, -0.9]}
+FIRST_TOKENS = [11, 11, 42, 7]
+
+
+def test_doc_metrics_keys_and_values():
+    out = doc_metrics(CORRECT, ANSWERS, SCORES, FIRST_TOKENS, ks=[4, 1, 2, 2])
+    assert list(out) == [
+        "pass@1", "pass@2", "pass@4", "maj@1", "maj@2", "maj@4",
+        "best@1_logprob", "best@2_logprob", "best@4_logprob",
+        "num_distinct_answers", "num_distinct_first_tokens", "pass@1_variance",
+        "jensen_bound@1", "jensen_bound@2", "jensen_bound@4",
+    ]
+    assert out["pass@1"] == 0.5
+    assert out["pass@2"] == pytest.approx(1 - 1 / 6)  # only the pair of wrong samples fails
+    assert out["maj@4"] == 1.0  # "12" has two votes, "7" one, None none
+    # pairs {0,1} 1/2 (tie), {0,2} 1, {0,3} 1, {1,2} 0, {1,3} 1/2 (tie), {2,3} 1
+    assert out["maj@2"] == pytest.approx(4 / 6)
+    assert out["best@4_logprob"] == 0.0  # the highest mean log-prob (-0.1) is the wrong "7"
+    assert out["best@1_logprob"] == 0.5
+    assert out["num_distinct_answers"] == 2
+    assert out["num_distinct_first_tokens"] == 3
+    assert out["pass@1_variance"] == 0.5
+    assert out["jensen_bound@4"] == {"pass@1": 0.5, "k": 4}
+
+
+def test_doc_metrics_without_scores_or_first_tokens():
+    out = doc_metrics(CORRECT, ANSWERS, None, None, ks=[1])
+    assert not any(key.startswith("best@") for key in out)
+    assert "num_distinct_first_tokens" not in out
+
+
+def test_k_larger_than_n_is_one_clear_user_error():
+    with pytest.raises(UserError, match=r"^k=8 is larger than the number of samples per problem n=4: .*repeats"):
+        doc_metrics(CORRECT, ANSWERS, SCORES, None, ks=[1, 8])
+
+
+def test_mismatched_lengths_and_bad_score_names():
+    with pytest.raises(ValueError, match="answers has 3 entries"):
+        doc_metrics(CORRECT, ANSWERS[:3], None, None, ks=[1])
+    with pytest.raises(ValueError, match="first_tokens has 1 entries"):
+        doc_metrics(CORRECT, ANSWERS, None, [1], ks=[1])
+    with pytest.raises(ValueError, match="score name"):
+        doc_metrics(CORRECT, ANSWERS, {"a,b": [0.0] * 4}, None, ks=[1])
+
+
+def test_metric_specs_cover_exactly_the_doc_metrics_keys():
+    out = doc_metrics(CORRECT, ANSWERS, SCORES, FIRST_TOKENS, ks=[1, 2, 4])
+    specs = metric_specs([1, 2, 4], ["logprob"], with_first_tokens=True)
+    assert [spec["metric"] for spec in specs] == list(out)
+    assert all(keys.is_tts_key(key) for key in out)
+    aggregation = {spec["metric"]: spec["aggregation"] for spec in specs}
+    assert aggregation["pass@4"] == "mean"
+    assert aggregation["pass@1_variance"] == "lm_eval_tts.metrics.aggregations.pass1_variance"
+    assert aggregation["jensen_bound@2"] == "lm_eval_tts.metrics.aggregations.jensen_bound"
+
+
+def test_aggregations_by_hand():
+    assert pass1_variance([0.0, 1.0, 0.5, 0.5]) == pytest.approx(0.125)
+    items = [{"pass@1": p, "k": 2} for p in (0.0, 1.0, 0.5, 0.5)]
+    assert jensen_bound(items) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="mix several k"):
+        jensen_bound([{"pass@1": 0.5, "k": 2}, {"pass@1": 0.5, "k": 4}])
+
+
+@pytest.mark.parametrize("key,parsed", [
+    ("pass@16", keys.AtK("pass", 16)), ("maj@2", keys.AtK("maj", 2)), ("best@4_orm", keys.AtK("best_orm", 4)),
+    ("jensen_bound@8", keys.AtK("jensen_bound", 8)), ("pass@1_variance", None), ("acc", None), ("pass@x", None),
+])
+def test_parse_at_k(key, parsed):
+    assert keys.parse_at_k(key) == parsed
