@@ -1,0 +1,53 @@
+"""`lm-eval-tts merge`: write a WiSE-FT interpolation (or an N-way weighted sum) of checkpoints to a directory."""
+
+from __future__ import annotations
+
+import argparse
+
+from lm_eval_tts.errors import UserError
+from lm_eval_tts.merge.spec import DTYPE_ALIASES, MergeSpec
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    two = parser.add_argument_group("WiSE-FT: theta = (1 - alpha) * theta_base + alpha * theta_pretrained")
+    two.add_argument("--pretrained", metavar="LATE", help="late checkpoint dir or cached hub id (config/tokenizer from it)")
+    two.add_argument("--base", metavar="EARLY", help="early checkpoint dir or cached hub id")
+    two.add_argument("--alpha", type=float, help="weight of --pretrained; < 0 or > 1 extrapolates")
+    many = parser.add_argument_group("N-way: theta = sum_i w_i * theta_i (config/tokenizer from the first)")
+    many.add_argument("--checkpoints", nargs="+", metavar="CKPT")
+    many.add_argument("--weights", nargs="+", type=float, metavar="W")
+    parser.add_argument("-o", "--output", metavar="DIR",
+                        help="output dir (must not exist); default: the merge cache, whose entry path is printed")
+    parser.add_argument("--dtype", default="auto", choices=sorted(DTYPE_ALIASES),
+                        help="dtype of floating-point tensors in the output (default: as stored in the first input)")
+    parser.add_argument("--max-shard-size", default="5GB", help="largest output shard, e.g. 500MB or 5GB")
+    parser.add_argument("--force", action="store_true", help="replace an existing --output dir")
+
+
+def spec_from_args(args: argparse.Namespace) -> MergeSpec:
+    if args.checkpoints is not None or args.weights is not None:
+        if args.pretrained or args.base or args.alpha is not None:
+            raise UserError("use either --pretrained/--base/--alpha or --checkpoints/--weights, not both")
+        if not args.checkpoints or not args.weights:
+            raise UserError("--checkpoints needs --weights (one weight per checkpoint), and vice versa")
+        return MergeSpec(tuple(args.checkpoints), tuple(args.weights), args.dtype)
+    if not args.pretrained:
+        raise UserError("nothing to merge: give --pretrained LATE --base EARLY --alpha A, or --checkpoints/--weights")
+    if args.base and args.alpha is None:
+        raise UserError("--base needs --alpha (the weight of --pretrained, e.g. --alpha 0.5)")
+    if args.alpha is not None and not args.base:
+        raise UserError("--alpha needs --base (the early checkpoint to interpolate with)")
+    return MergeSpec.from_alpha(args.pretrained, args.base, 1.0 if args.alpha is None else args.alpha, args.dtype)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lm_eval_tts.merge.cache import cached_merge
+    from lm_eval_tts.merge.engine import merge_to_dir
+
+    spec = spec_from_args(args)
+    if args.output:
+        path = merge_to_dir(spec, args.output, max_shard_size=args.max_shard_size, overwrite=args.force)
+    else:
+        path = cached_merge(spec)
+    print(path)
+    return 0

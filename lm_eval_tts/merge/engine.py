@@ -1,0 +1,203 @@
+"""The merge itself: theta = sum_i w_i * theta_i, tensor by tensor, in float32, cast to the requested dtype.
+
+`iter_merged_tensors` yields (HF checkpoint name, tensor) pairs, holding only the inputs of the current tensor,
+so the same stream can fill a model in memory, a vLLM worker's `load_weights`, or shards on disk.
+
+Exactness: inputs whose tensor is bit-identical are summed as one term with the exact sum of their weights (so a
+model merged with itself, or a tensor frozen during fine-tuning, comes back unchanged when the weights sum to 1),
+inputs with weight 0 are never read, and every product and sum is a separate IEEE float32 operation (no fused
+multiply-add), so results equal a plain float32 reference computation bit for bit.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from lm_eval_tts.errors import UserError
+from lm_eval_tts.merge.io import INDEX_NAME, TensorInfo, read_tensor
+from lm_eval_tts.merge.plan import MergePlan, PlannedTensor, plan_merge
+from lm_eval_tts.merge.spec import MergeSpec
+from lm_eval_tts.merge.writer import TensorSlot, parse_size, write_shards
+
+MANIFEST_NAME = "lm_eval_tts_merge.json"
+# Written by us into every output dir, so never copied over from the first checkpoint.
+_GENERATED = {"config.json", INDEX_NAME, MANIFEST_NAME}
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf", ".onnx", ".index.json")
+
+
+def iter_merged_tensors(spec: MergeSpec | MergePlan) -> Iterator[tuple[str, torch.Tensor]]:
+    plan = spec if isinstance(spec, MergePlan) else plan_merge(spec)
+    for planned in plan.tensors:
+        yield planned.name, merge_tensor(planned, plan.spec.weights, plan.spec.checkpoints)
+
+
+def merged_state_dict(spec: MergeSpec | MergePlan) -> dict[str, torch.Tensor]:
+    """The whole merged model in memory (e.g. for a transformers model's load_state_dict)."""
+    return dict(iter_merged_tensors(spec))
+
+
+def merge_tensor(planned: PlannedTensor, weights: tuple[float, ...], refs: tuple[str, ...]) -> torch.Tensor:
+    if not planned.is_float:
+        return _identical_tensor(planned, refs)
+    groups: list[tuple[list[float], torch.Tensor]] = []
+    for weight, info in zip(weights, planned.sources):
+        if weight == 0.0:
+            continue
+        tensor = read_tensor(info)
+        for group_weights, seen in groups:
+            if _same_bits(seen, tensor):
+                group_weights.append(weight)
+                break
+        else:
+            groups.append(([weight], tensor))
+    if not groups:  # every weight is zero
+        return torch.zeros(planned.shape, dtype=planned.out_dtype)
+    total = None
+    for group_weights, tensor in groups:
+        weight = math.fsum(group_weights)
+        if len(groups) == 1 and weight == 1.0:
+            return tensor.to(planned.out_dtype)  # a single input, unchanged: no float32 round trip
+        term = tensor.to(torch.float32)  # our own buffer (a copy unless already float32): safe to scale in place
+        if weight != 1.0:
+            term.mul_(weight)
+        total = term if total is None else total.add_(term)
+    return total.to(planned.out_dtype)
+
+
+def _identical_tensor(planned: PlannedTensor, refs: tuple[str, ...]) -> torch.Tensor:
+    first = read_tensor(planned.sources[0])
+    for info, ref in zip(planned.sources[1:], refs[1:]):
+        if not _same_bits(first, read_tensor(info)):
+            raise UserError(
+                f"non-float tensor {planned.name!r} differs between {refs[0]} and {ref}; integer/bool tensors "
+                f"cannot be averaged, so they must be identical in every checkpoint"
+            )
+    return first
+
+
+def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(_bytes(a), _bytes(b))
+
+
+def _bytes(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous().reshape(-1).view(torch.uint8)
+
+
+def merge_to_dir(
+    spec: MergeSpec,
+    out_dir: str | os.PathLike,
+    max_shard_size: int | str = "5GB",
+    progress: bool | None = None,
+    overwrite: bool = False,
+    provenance: dict | None = None,
+) -> Path:
+    """Write the merged checkpoint (shards, index, config, tokenizer and generation files) to `out_dir`.
+
+    Everything goes to a hidden sibling temp dir first and is renamed into place only when complete, so an
+    interrupted merge never leaves a directory at `out_dir`. `progress=None` shows a bar only on a terminal.
+    """
+    out_dir = Path(out_dir).expanduser().absolute()
+    shard_bytes = parse_size(max_shard_size)
+    plan = plan_merge(spec)
+    if out_dir.exists() and not overwrite:
+        raise UserError(f"output {out_dir} already exists; choose a new path or pass --force to replace it")
+    _make_parent(out_dir.parent)
+    _check_free_space(out_dir.parent, plan.total_bytes)
+    tmp = None
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+        tmp.chmod(0o755)
+        files = _write_checkpoint(plan, tmp, shard_bytes, progress)
+        manifest = {
+            "format_version": 1,
+            "checkpoints": list(spec.checkpoints),
+            "resolved": [str(c.path) for c in plan.checkpoints],
+            "weights": list(spec.weights),
+            "dtype": spec.dtype,
+            "files": {p.name: p.stat().st_size for p in files},
+            **(provenance or {}),
+        }
+        (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        _rename_into_place(tmp, out_dir, overwrite)
+    except OSError as err:
+        raise _io_error(err, out_dir, plan.total_bytes) from None
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def _write_checkpoint(plan: MergePlan, tmp: Path, shard_bytes: int, progress: bool | None) -> list[Path]:
+    from tqdm.auto import tqdm
+
+    slots = [TensorSlot(t.name, t.out_dtype, t.shape, t.out_nbytes) for t in plan.tensors]
+    disable = None if progress is None else not progress
+    with tqdm(total=plan.total_bytes, unit="B", unit_scale=True, desc="merge", disable=disable) as bar:
+        files = write_shards(tmp, slots, iter_merged_tensors(plan), shard_bytes, on_bytes=bar.update)
+    source = plan.checkpoints[0].path
+    for item in sorted(source.iterdir()):
+        if item.is_file() and _is_side_file(item.name):
+            shutil.copyfile(item, tmp / item.name)
+            files.append(tmp / item.name)
+    (tmp / "config.json").write_text(json.dumps(plan.config, indent=2, sort_keys=True) + "\n")
+    files.append(tmp / "config.json")
+    return files
+
+
+def _is_side_file(name: str) -> bool:
+    """Tokenizer, generation config, chat template, README...: everything top-level except weights and our files."""
+    return not name.startswith(".") and name not in _GENERATED and not name.endswith(_WEIGHT_SUFFIXES)
+
+
+def _make_parent(parent: Path) -> None:
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"cannot create output dir under {parent}: a file is in the way; choose another path") from None
+    except OSError as err:
+        raise UserError(f"cannot create {parent} ({err.strerror}); choose a writable output path") from None
+
+
+def _check_free_space(parent: Path, needed: int) -> None:
+    free = shutil.disk_usage(parent).free
+    if free < needed:
+        raise UserError(
+            f"not enough disk space in {parent}: the merge writes {_gb(needed)} but only {_gb(free)} is free; "
+            f"free some space or write elsewhere (-o DIR, or LM_EVAL_TTS_CACHE for the merge cache)"
+        )
+
+
+def _rename_into_place(tmp: Path, out_dir: Path, overwrite: bool) -> None:
+    if overwrite and out_dir.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        os.rename(out_dir, trash / out_dir.name)
+        os.rename(tmp, out_dir)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.rename(tmp, out_dir)
+
+
+def _io_error(err: OSError, out_dir: Path, needed: int) -> Exception:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return UserError(
+            f"disk full while writing the merged checkpoint {out_dir} (it needs {_gb(needed)}); nothing was kept; "
+            f"free some space or write elsewhere (-o DIR, or LM_EVAL_TTS_CACHE for the merge cache)"
+        )
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UserError(f"cannot write {out_dir} ({err.strerror}); choose a writable output path")
+    if isinstance(err, (FileExistsError, IsADirectoryError)) or err.errno == errno.ENOTEMPTY:
+        return UserError(f"output {out_dir} appeared while merging; choose a new path or pass --force")
+    return err
+
+
+def _gb(nbytes: int) -> str:
+    return f"{nbytes / 1e9:.2f} GB"
