@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from lm_eval_tts.sampling.fire import FireParams
@@ -62,6 +63,12 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
             if i != -1:
                 cut = min(cut, i)
     return text[:cut]
+
+
+def derive_seed(*parts) -> int:
+    """A stable 31-bit seed from printable parts (Python's hash() is salted per process, so it can't be used)."""
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
 
 
 class Engine(Protocol):

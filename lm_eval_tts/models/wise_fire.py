@@ -1,0 +1,131 @@
+"""The `wise_fire` lm-eval model: glue between lm-eval requests and a generation engine (vLLM or transformers).
+
+lm-eval sends one request per repeat (`repeats: n` clones each request n times). Identical (context, gen_kwargs)
+requests are grouped into one engine request with n samples -- one prefill, n independent samples -- and the
+answers are fanned back out in lm-eval's order. Each group's seed is derived from the model seed and the request
+itself, so the same seed reproduces the same samples whatever else is in the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lm_eval.api.model import LM
+from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
+
+from lm_eval_tts.engines.base import GenRequest, Generation, SamplingSettings, derive_seed
+from lm_eval_tts.errors import UserError
+from lm_eval_tts.models.args import WiseFireArgs, parse_model_args
+from lm_eval_tts.models.embedded import EMBEDDED_NAME, embedded_model_dir
+
+log = logging.getLogger(__name__)
+
+_KNOWN_GEN_KWARGS = {"do_sample", "until", "max_gen_toks", "temperature", "top_p", "top_k", "min_p"}
+
+
+class WiseFireLM(LM):
+    """`--model wise_fire`: WiSE-FT merged weights x FIRE sampling, for generation tasks."""
+
+    def __init__(self, **model_args: Any):
+        super().__init__()
+        self.args: WiseFireArgs = parse_model_args(model_args)
+        self.checkpoint = self._resolve_weights()
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(
+            self.args.pretrained if self.args.pretrained != EMBEDDED_NAME else self.checkpoint,
+            trust_remote_code=self.args.trust_remote_code)
+        self.engine = self._build_engine()
+
+    # ---------------------------------------------------------------- construction
+    def _resolve_weights(self) -> str:
+        """The checkpoint the engine loads (embedded model resolved; merges are handled by merge_source)."""
+        if self.args.pretrained == EMBEDDED_NAME:
+            return str(embedded_model_dir())
+        return self.args.pretrained
+
+    def _build_engine(self):
+        a = self.args
+        if a.backend == "vllm":
+            from lm_eval_tts.engines.vllm import VLLMEngine
+
+            engine_kwargs = dict(a.engine_kwargs, dtype=a.dtype, trust_remote_code=a.trust_remote_code)
+            if a.max_model_len is not None:
+                engine_kwargs["max_model_len"] = a.max_model_len
+            return VLLMEngine(self.checkpoint, self.tokenizer, seed=a.seed, engine_kwargs=engine_kwargs,
+                              fire_top_k=a.fire.top_k if a.fire else 0)
+        from lm_eval_tts.engines.hf import HFEngine
+
+        return HFEngine(self.checkpoint, self.tokenizer, dtype=a.dtype, device=a.device or "cpu",
+                        batch_size=a.batch_size)
+
+    # ---------------------------------------------------------------- lm-eval API
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        groups: dict[tuple, list[int]] = {}
+        for index, request in enumerate(requests):
+            context, gen_kwargs = request.args
+            groups.setdefault((context, _freeze(gen_kwargs)), []).append(index)
+        engine_requests = []
+        for context, frozen in groups:
+            settings = self._settings({k: list(v) if isinstance(v, tuple) else v for k, v in frozen})
+            prompt_ids = tuple(self.tokenizer(context, add_special_tokens=self.args.add_bos_token)["input_ids"])
+            engine_requests.append(GenRequest(prompt_ids=prompt_ids, n=len(groups[(context, frozen)]),
+                                              settings=settings, seed=derive_seed(self.args.seed, context, frozen)))
+        generations = self.engine.generate(engine_requests, self.args.fire)
+        answers: list[Generation | None] = [None] * len(requests)
+        for indices, samples in zip(groups.values(), generations):
+            for index, sample in zip(indices, samples):
+                answers[index] = sample
+        return answers
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        raise UserError("wise_fire evaluates generation tasks (output_type: generate_until); "
+                        "run loglikelihood/multiple-choice tasks with --model hf or --model vllm")
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        raise UserError("wise_fire evaluates generation tasks (output_type: generate_until); "
+                        "run perplexity tasks with --model hf or --model vllm")
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(chat_history, tokenize=False,
+                                                  add_generation_prompt=add_generation_prompt,
+                                                  continue_final_message=not add_generation_prompt)
+
+    @property
+    def tokenizer_name(self) -> str:
+        return self.tokenizer.name_or_path.replace("/", "__")
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        if chat_template is False or chat_template is None:
+            return None
+        return self.tokenizer.chat_template
+
+    # ---------------------------------------------------------------- helpers
+    def _settings(self, gen_kwargs: dict) -> SamplingSettings:
+        unknown = set(gen_kwargs) - _KNOWN_GEN_KWARGS - {"max_new_tokens", "max_tokens", "max_completion_tokens"}
+        if unknown:
+            raise UserError(f"unsupported gen_kwargs {', '.join(sorted(unknown))} for wise_fire: "
+                            f"use {', '.join(sorted(_KNOWN_GEN_KWARGS))}")
+        kwargs = normalize_gen_kwargs(gen_kwargs, default_max_gen_toks=self.args.max_gen_toks)
+        eos = self.tokenizer.decode([self.tokenizer.eos_token_id]) if self.tokenizer.eos_token_id is not None else None
+        stop = handle_stop_sequences(kwargs.get("until"), eos=eos)
+        return SamplingSettings(
+            max_new_tokens=int(kwargs["max_gen_toks"]),
+            temperature=float(kwargs.get("temperature", 0.0)),
+            top_p=float(kwargs.get("top_p", 1.0)),
+            top_k=int(kwargs.get("top_k", 0) or 0),
+            min_p=float(kwargs.get("min_p", 0.0)),
+            stop=tuple(s for s in stop if s),
+        )
+
+
+def _freeze(value):
+    """A hashable, order-independent form of gen_kwargs (lists become tuples, dicts sorted tuples)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
