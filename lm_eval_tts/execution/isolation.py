@@ -1,0 +1,207 @@
+"""How a sandbox worker is launched: the isolation mode and its command line.
+
+Modes, strongest first (``detect_mode`` picks the first that works here and says so once in the log when it is
+not bubblewrap):
+
+* ``bwrap``   - bubblewrap: new user (unprivileged) / PID / network / IPC / UTS namespaces, read-only root,
+                private size-capped tmpfs ``/tmp``, tmpfs over home dirs and other places secrets live, fresh /dev and
+                /proc, no capabilities. When the evaluator runs as root the worker drops to uid/gid 65534 (so the
+                kernel enforces the process-count limit, which it never does for uid 0).
+* ``unshare`` - util-linux ``unshare``: network / PID / IPC / UTS (+ user when unprivileged) namespaces with a
+                private /proc. The filesystem is NOT hidden or read-only: the program can read whatever the
+                sandbox uid can read and write where it may write. As root the worker drops to uid 65534 (so
+                stdlib modules it did not pre-import may fail to import if Python lives in an unreadable dir).
+* ``rlimits`` - no namespaces: only rlimits, process groups, privilege drop when root, and killing leftovers.
+                The program can use the network and see other processes of its uid.
+All modes share the worker (``_worker.py``): rlimits, own process group, wall timeouts, output caps, verdicts
+computed outside the program.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MODES = ("bwrap", "unshare", "rlimits")
+SANDBOX_UID = 65534  # "nobody": used when the evaluator itself runs as root
+_SYSTEM_TOPS = {"", "bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "sys", "tmp",
+                "usr", "var"}
+_ALWAYS_HIDDEN = ("/root", "/home", "/run", "/var/tmp", "/mnt", "/media", "/srv")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied to every program (per forked process; CPU time follows the wall timeouts)."""
+
+    memory_mb: int = 1024  # address space (RLIMIT_AS / RLIMIT_DATA)
+    max_processes: int = 64  # RLIMIT_NPROC (threads count too)
+    file_size_mb: int = 16  # RLIMIT_FSIZE
+    open_files: int = 256  # RLIMIT_NOFILE
+    output_bytes: int = 16 * 1024 * 1024  # stdout (and any single result) beyond this fails as "output_limit"
+    scratch_mb: int = 256  # size of the sandbox's private /tmp (bwrap mode)
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    argv: list[str]
+    config: dict = field(default_factory=dict)
+
+
+def _uid() -> int:
+    return os.geteuid()
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(argv: tuple[str, ...]) -> bool:
+    try:
+        return subprocess.run(list(argv), capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def available_modes() -> list[str]:
+    """Modes that actually start a process on this machine (probed once per process)."""
+    modes = []
+    if shutil.which("bwrap") and _probe(tuple(worker_argv("bwrap", _python(), ["-c", "pass"]))):
+        modes.append("bwrap")
+    if shutil.which("unshare") and _probe(tuple(worker_argv("unshare", _python(), ["-c", "pass"]))):
+        modes.append("unshare")
+    modes.append("rlimits")
+    return modes
+
+
+@functools.lru_cache(maxsize=None)
+def detect_mode() -> str:
+    """The strongest available mode; logs one warning if that is not bubblewrap."""
+    mode = available_modes()[0]
+    if mode != "bwrap":
+        log.warning(
+            "bubblewrap (bwrap) is not usable here: running untrusted code in the weaker '%s' sandbox mode (%s). "
+            "Install bubblewrap for full isolation.",
+            mode,
+            "namespaces + rlimits, filesystem not hidden" if mode == "unshare" else "rlimits only, no namespaces",
+        )
+    return mode
+
+
+def _python() -> str:
+    return os.path.realpath(sys.executable)
+
+
+def _top(path: str) -> str | None:
+    parts = Path(path).resolve().parts
+    return None if len(parts) < 2 or parts[1] in _SYSTEM_TOPS else "/" + parts[1]
+
+
+def hidden_paths() -> list[str]:
+    """Directories covered with an empty tmpfs in bwrap mode: homes, runtime dirs, and the top-level directory
+    of the working dir / home / cache (e.g. ``/work``), unless that is a system directory."""
+    from lm_eval_tts.cache_dir import cache_root
+
+    candidates = list(_ALWAYS_HIDDEN)
+    for p in (os.getcwd(), os.path.expanduser("~"), str(cache_root())):
+        top = _top(p)
+        if top:
+            candidates.append(top)
+    return sorted({p for p in candidates if os.path.isdir(p)})
+
+
+def exposed_paths() -> list[str]:
+    """What the worker needs to run: the interpreter's prefix and the venv's site-packages (read-only)."""
+    paths = {sys.base_prefix, os.path.dirname(os.path.dirname(_python())), sysconfig.get_paths()["purelib"],
+             sysconfig.get_paths()["platlib"]}
+    return sorted(p for p in {os.path.realpath(p) for p in paths} if os.path.isdir(p))
+
+
+def _bwrap_prefix(scratch_mb: int) -> list[str]:
+    argv = ["bwrap", "--die-with-parent", "--new-session", "--as-pid-1"]
+    if _uid() == 0:  # no user namespace: keep the right to drop to SANDBOX_UID inside
+        argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        argv += ["--unshare-all"]
+    argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+             "--perms", "1777", "--size", str(scratch_mb * 1024 * 1024), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm"]
+    hidden = hidden_paths()
+    for h in hidden:
+        argv += ["--perms", "0755", "--tmpfs", h]
+    made = set(hidden)
+    for p in exposed_paths():
+        owner = next((h for h in hidden if p == h or p.startswith(h + "/")), None)
+        if owner is None:
+            continue
+        parts = Path(p).relative_to(owner).parts
+        for i in range(1, len(parts)):
+            d = str(Path(owner, *parts[:i]))
+            if d not in made:
+                argv += ["--perms", "0755", "--dir", d]
+                made.add(d)
+        argv += ["--ro-bind", p, p]
+    argv += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
+             "--setenv", "HOME", "/tmp", "--chdir", "/tmp", "--"]
+    return argv
+
+
+def _unshare_prefix() -> list[str]:
+    argv = ["unshare", "--net", "--pid", "--fork", "--mount", "--mount-proc", "--ipc", "--uts", "--kill-child"]
+    if _uid() != 0:
+        argv.insert(1, "--map-root-user")
+    return argv
+
+
+def worker_argv(mode: str, python: str, script_args: list[str], scratch_mb: int = 256) -> list[str]:
+    """Full command line that starts `python script_args...` inside the given mode."""
+    if mode not in MODES:
+        raise ValueError(f"unknown sandbox mode {mode!r}; use one of {MODES}")
+    prefix = {"bwrap": lambda: _bwrap_prefix(scratch_mb), "unshare": _unshare_prefix, "rlimits": list}[mode]()
+    return prefix + [python, "-I", "-S", "-B", *script_args]
+
+
+def drop_to_uid(mode: str) -> int | None:
+    """The uid the worker switches to after start (root only; the kernel exempts uid 0 from RLIMIT_NPROC)."""
+    return SANDBOX_UID if _uid() == 0 else None
+
+
+def scratch_root(mode: str) -> str:
+    """Where jobs get their working directories (inside the private /tmp for bwrap)."""
+    if mode == "bwrap":
+        return "/tmp/sandbox"
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="lm-eval-tts-sandbox-")
+
+
+def tasks_of_uid(uid: int) -> int:
+    """Number of tasks (threads count for RLIMIT_NPROC) the uid already runs on this machine."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                status = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        if int(status.get("Uid", "-1 ").split()[0]) == uid:
+            total += int(status.get("Threads", "1").strip())
+    return total
+
+
+def nproc_limit(mode: str, limits: Limits) -> int:
+    """RLIMIT_NPROC for programs. With a fresh user namespace (unprivileged bwrap/unshare) the kernel counts only
+    the namespace's tasks; otherwise it counts all tasks of the uid on the machine, so add those."""
+    fresh_userns = _uid() != 0 and mode in ("bwrap", "unshare")
+    if fresh_userns:
+        return limits.max_processes
+    uid = drop_to_uid(mode)
+    return limits.max_processes + tasks_of_uid(_uid() if uid is None else uid)

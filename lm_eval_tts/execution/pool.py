@@ -1,0 +1,245 @@
+"""A pool of warm sandbox workers (one per core), each a fork server inside its own sandbox.
+
+Starting a sandboxed interpreter costs ~100 ms; forking a warm one costs ~1 ms. Each worker runs one job at a time,
+so a program that kills or wedges its worker only loses its own job: the pool notices (EOF or a missed deadline),
+kills the whole sandbox, reports that job as a ``sandbox_error`` and starts a fresh worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import queue
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from lm_eval_tts.execution import isolation
+from lm_eval_tts.execution.isolation import Limits
+
+log = logging.getLogger(__name__)
+_HEADER = struct.Struct(">I")
+_HERE = Path(__file__).parent
+# How long past a job's own total timeout the pool waits before declaring the sandbox wedged.
+_GRACE_SECONDS = 10.0
+
+
+def _bootstrap_source() -> str:
+    """Source passed to ``python -c``: defines the codec module under its package name, then runs the worker.
+    (The package directory itself is hidden inside the sandbox.)"""
+    codec_src = (_HERE / "codec.py").read_text()
+    worker_src = (_HERE / "_worker.py").read_text()
+    return (
+        "import sys, types\n"
+        "for _n in ('lm_eval_tts', 'lm_eval_tts.execution'):\n"
+        "    sys.modules[_n] = types.ModuleType(_n)\n"
+        "_codec = types.ModuleType('lm_eval_tts.execution.codec')\n"
+        f"exec(compile({codec_src!r}, 'codec.py', 'exec'), _codec.__dict__)\n"
+        "sys.modules['lm_eval_tts.execution.codec'] = _codec\n"
+        "sys.modules['lm_eval_tts.execution'].codec = _codec\n"
+        f"exec(compile({worker_src!r}, '_worker.py', 'exec'), {{'__name__': '__main__'}})\n"
+    )
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself could not be started."""
+
+
+class _WorkerProcess:
+    """One sandboxed fork server and its pipes (evaluator side)."""
+
+    def __init__(self, mode: str, limits: Limits, scratch: str, nproc: int):
+        config = {
+            "limits": {
+                "memory_mb": limits.memory_mb,
+                "file_size_mb": limits.file_size_mb,
+                "open_files": limits.open_files,
+                "output_bytes": limits.output_bytes,
+            },
+            "nproc_limit": nproc,
+            "scratch_root": scratch,
+            "drop_to_uid": isolation.drop_to_uid(mode),
+            "extra_sys_path": [p for p in isolation.exposed_paths() if "-packages" in p],
+        }
+        argv = isolation.worker_argv(
+            mode, os.path.realpath(sys.executable), ["-c", _bootstrap_source(), json.dumps(config)],
+            scratch_mb=limits.scratch_mb,
+        )
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, start_new_session=True
+        )
+        self.buf = bytearray()
+        hello = self.receive(time.monotonic() + 60)
+        if hello is None or "hello" not in hello:
+            self.kill()
+            raise SandboxError(f"sandbox worker ({mode}) failed to start: {self.stderr_tail()}")
+
+    def stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read()[-2000:].decode(errors="replace").strip()
+
+    def send(self, obj: dict) -> bool:
+        data = json.dumps(obj).encode()
+        try:
+            self.proc.stdin.write(_HEADER.pack(len(data)) + data)
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def receive(self, deadline: float) -> dict | None:
+        """Next frame, or None on EOF / deadline."""
+        fd = self.proc.stdout.fileno()
+        while True:
+            if len(self.buf) >= _HEADER.size:
+                size = _HEADER.unpack_from(self.buf)[0]
+                if len(self.buf) >= _HEADER.size + size:
+                    body = bytes(self.buf[_HEADER.size : _HEADER.size + size])
+                    del self.buf[: _HEADER.size + size]
+                    return json.loads(body)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    return None
+                self.buf += chunk
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        self.stderr.close()
+
+
+class SandboxPool:
+    """Warm workers running jobs (dicts understood by ``_worker.py``) in parallel."""
+
+    def __init__(self, workers: int | None = None, limits: Limits = Limits(), mode: str | None = None):
+        self.mode = mode or isolation.detect_mode()
+        if self.mode not in isolation.available_modes():
+            raise SandboxError(f"sandbox mode {self.mode!r} is not available here ({isolation.available_modes()})")
+        self.limits = limits
+        self.size = max(1, workers or os.cpu_count() or 1)
+        self._lock = threading.Lock()
+        self._scratch = isolation.scratch_root(self.mode)
+        self._own_scratch = self.mode != "bwrap"
+        uid = isolation.drop_to_uid(self.mode)
+        if self._own_scratch and uid is not None:
+            os.chown(self._scratch, uid, uid)
+        self._nproc = isolation.nproc_limit(self.mode, limits) + 4 * self.size
+        self._idle: queue.Queue[_WorkerProcess] = queue.Queue()
+        self._all: list[_WorkerProcess] = []
+        for _ in range(self.size):
+            self._add_worker()
+        self.restarts = 0
+
+    def _add_worker(self) -> None:
+        w = _WorkerProcess(self.mode, self.limits, self._scratch, self._nproc)
+        with self._lock:
+            self._all.append(w)
+        self._idle.put(w)
+
+    def _replace(self, w: _WorkerProcess) -> None:
+        w.kill()
+        with self._lock:
+            self._all.remove(w)
+            self.restarts += 1
+        self._add_worker()
+
+    def run_one(self, job: dict) -> dict:
+        """Run one job on an idle worker; never raises for anything the program does."""
+        w = self._idle.get()
+        try:
+            deadline = time.monotonic() + job["total"] + _GRACE_SECONDS
+            if w.send(job):
+                result = w.receive(deadline)
+                if result is not None and result.get("id") == job["id"]:
+                    self._idle.put(w)
+                    return result
+            detail = f"sandbox worker lost (stderr: {w.stderr_tail()[-300:]})"
+            self._replace(w)
+            return {"id": job["id"], "worker_error": detail}
+        except BaseException:
+            self._replace(w)
+            raise
+
+    def run(self, jobs: Sequence[dict], on_done: Callable[[], None] | None = None) -> list[dict]:
+        """Run jobs in parallel over the workers; results in the order of jobs."""
+        results: list[dict | None] = [None] * len(jobs)
+        todo: queue.Queue[int] = queue.Queue()
+        for i in range(len(jobs)):
+            todo.put(i)
+        errors: list[BaseException] = []
+
+        def drain():
+            while not errors:
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results[i] = self.run_one(jobs[i])
+                except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                    errors.append(e)
+                    return
+                if on_done:
+                    on_done()
+
+        threads = [threading.Thread(target=drain, daemon=True) for _ in range(min(self.size, len(jobs)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all = self._all, []
+        for w in workers:
+            w.kill()
+        if self._own_scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+_shared: dict[tuple, SandboxPool] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pool(workers: int | None, limits: Limits, mode: str | None = None) -> SandboxPool:
+    """A process-wide pool per (workers, limits, mode), started on first use and closed at exit."""
+    key = (workers or os.cpu_count() or 1, limits, mode or isolation.detect_mode())
+    with _shared_lock:
+        pool = _shared.get(key)
+        if pool is None:
+            pool = _shared[key] = SandboxPool(key[0], limits, key[2])
+        return pool
+
+
+@atexit.register
+def _close_shared() -> None:
+    for pool in list(_shared.values()):
+        pool.close()
+    _shared.clear()

@@ -1,0 +1,333 @@
+"""Code test harnesses: run candidate programs in the sandbox and decide, outside the program, which tests passed.
+
+Four case kinds map the benchmark formats directly:
+
+* ``AssertCase``     MBPP / MBPP-sanitized: ``tests`` are the record's ``test_list`` assert statements, ``setup`` its
+                     ``test_setup_code`` (sanitized: ``"\\n".join(test_imports)``). The asserts run in a separate
+                     checker process; the program's functions are called remotely and only plain data comes back,
+                     so ``==`` / ``bool`` are evaluated on builtin values the program cannot forge. A builtin or setup
+                     name redefined by the program is NOT what the tests see (a program cannot redefine ``sorted``
+                     to make both sides of an assert equal).
+* ``StdioCase``      LiveCodeBench AtCoder/Codeforces: ``tests`` = ``(input, output)`` pairs from
+                     ``public_test_cases`` (``testtype == "stdin"``). Outputs compare line by line after stripping;
+                     a line that differs as text still matches if its whitespace-separated tokens are equal as text
+                     or as exact decimals (``1.50`` == ``1.5``).
+* ``FunctionalCase`` LiveCodeBench LeetCode: ``func_name`` = ``json.loads(metadata)["func_name"]``; each test
+                     ``input`` holds one JSON argument per line, ``output`` one JSON value. The method is called on a
+                     fresh ``Solution()`` per test; tuples compare as lists.
+* ``CompareCase``    MBPP+ (EvalPlus): ``inputs`` are the argument lists of ``base_input`` + ``plus_input``,
+                     ``expected`` the canonical solution's outputs, both as ``codec`` text (build them with
+                     ``encode_args`` / ``reference_outputs``). Floats compare with ``atol`` (1e-6 when atol is 0 and
+                     the expected value is float), everything else with builtin ``==``.
+
+``setup`` of the LiveCodeBench kinds defaults to ``LIVECODEBENCH_PRELUDE`` (the imports LiveCodeBench puts in front
+of every program, e.g. ``from typing import *`` so ``List[int]`` in starter code works).
+
+Failure kinds: ``wrong_answer``, ``runtime_error``, ``timeout``, ``memory``, ``syntax``, ``output_limit``,
+``sandbox_error``. A test counts as passed only when its outcome was positively observed; tests that never ran
+(after a timeout, a crash of the program process, or the whole-program timeout) count as failed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Union
+
+from lm_eval_tts.execution import codec
+from lm_eval_tts.execution.isolation import Limits
+from lm_eval_tts.execution.pool import shared_pool
+
+FAILURE_KINDS = ("wrong_answer", "runtime_error", "timeout", "memory", "syntax", "output_limit", "sandbox_error")
+
+LIVECODEBENCH_PRELUDE = (
+    "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
+    "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\nfrom random import *\n"
+    "from statistics import *\nfrom itertools import *\nfrom functools import *\nfrom operator import *\n"
+    "from io import *\nfrom sys import *\nimport string\nimport re\nimport datetime\nimport collections\n"
+    "import heapq\nimport bisect\nimport copy\nimport math\nimport random\nimport statistics\nimport itertools\n"
+    "import functools\nimport operator\nimport io\nimport sys\nimport json\nfrom typing import *\n"
+    "sys.setrecursionlimit(50000)\n"
+)
+
+
+@dataclass(frozen=True)
+class AssertCase:
+    program: str
+    tests: tuple[str, ...]
+    setup: str = ""
+
+
+@dataclass(frozen=True)
+class StdioCase:
+    program: str
+    tests: tuple[tuple[str, str], ...]
+    setup: str = LIVECODEBENCH_PRELUDE
+
+
+@dataclass(frozen=True)
+class FunctionalCase:
+    program: str
+    func_name: str
+    tests: tuple[tuple[str, str], ...]
+    setup: str = LIVECODEBENCH_PRELUDE
+
+
+@dataclass(frozen=True)
+class CompareCase:
+    program: str
+    entry_point: str
+    inputs: tuple[str, ...]
+    expected: tuple[str, ...]
+    atol: float = 0.0
+
+
+Case = Union[AssertCase, StdioCase, FunctionalCase, CompareCase]
+
+
+@dataclass(frozen=True)
+class CodeVerdict:
+    passed: bool
+    tests_passed: tuple[bool, ...]
+    failure: str | None
+    detail: str = ""
+
+
+# ------------------------------------------------------------------------------------------- building values
+def encode_args(args: Sequence) -> str:
+    """Codec text of one call's argument list (e.g. ``encode_args(json.loads(base_input_item_text))``)."""
+    return codec.encode(list(args))
+
+
+def _n_tests(case: Case) -> int:
+    return len(case.inputs) if isinstance(case, CompareCase) else len(case.tests)
+
+
+# ----------------------------------------------------------------------------------------- output comparison
+def _decimal(token: str) -> Decimal | None:
+    try:
+        value = Decimal(token)
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def _line_matches(actual: str, expected: str) -> bool:
+    if actual.strip() == expected.strip():
+        return True
+    a, e = actual.split(), expected.split()
+    if len(a) != len(e):
+        return False
+    for x, y in zip(a, e):
+        if x != y:
+            dx, dy = _decimal(x), _decimal(y)
+            if dx is None or dy is None or dx != dy:
+                return False
+    return True
+
+
+def stdout_matches(actual: str, expected: str) -> bool:
+    """LiveCodeBench-style stdout comparison (see module docstring)."""
+    a, e = actual.strip().split("\n"), expected.strip().split("\n")
+    return len(a) == len(e) and all(_line_matches(x, y) for x, y in zip(a, e))
+
+
+def _lists(value):
+    if isinstance(value, (list, tuple)):
+        return [_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _lists(v) for k, v in value.items()}
+    return value
+
+
+def _is_float_like(value) -> bool:
+    if isinstance(value, float):
+        return True
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, float) for v in value)
+
+
+def values_match(actual, expected, atol: float = 0.0) -> bool:
+    """EvalPlus-style comparison of plain values: floats (or flat sequences of floats) within atol (1e-6 if 0)
+    plus a 1e-7 relative tolerance, everything else exactly."""
+    if actual == expected:
+        return True
+    if not _is_float_like(expected):
+        return False
+    tol = atol or 1e-6
+    if isinstance(expected, float):
+        pairs = [(actual, expected)]
+    else:
+        if type(actual) is not type(expected) or len(actual) != len(expected):
+            return False
+        pairs = list(zip(actual, expected))
+    for a, e in pairs:
+        if isinstance(a, bool) or not isinstance(a, (int, float)):
+            return False
+        if not (math.isclose(a, e, rel_tol=1e-7, abs_tol=tol) or (math.isnan(a) and math.isnan(e))):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------- jobs and verdicts
+def _job(case: Case, i: int, per_test: float, total: float) -> dict:
+    base = {"id": i, "per_test": per_test, "total": total}
+    if isinstance(case, AssertCase):
+        return {**base, "kind": "assert", "program": case.program, "setup": case.setup, "tests": list(case.tests)}
+    if isinstance(case, StdioCase):
+        return {**base, "kind": "stdio", "program": case.setup + case.program, "inputs": [t[0] for t in case.tests]}
+    if isinstance(case, FunctionalCase):
+        args = []
+        for inp, _ in case.tests:
+            try:
+                args.append(codec.to_tree([json.loads(line) for line in inp.split("\n") if line.strip()]))
+            except ValueError as e:
+                raise ValueError(f"functional test input is not newline-separated JSON: {inp[:80]!r} ({e})") from e
+        return {**base, "kind": "call", "program": case.program, "setup": case.setup,
+                "target": ["Solution", case.func_name], "args": args}
+    if isinstance(case, CompareCase):
+        if len(case.inputs) != len(case.expected):
+            raise ValueError(f"CompareCase has {len(case.inputs)} inputs but {len(case.expected)} expected outputs")
+        return {**base, "kind": "call", "program": case.program, "setup": "", "target": [case.entry_point],
+                "args": [json.loads(t) for t in case.inputs]}
+    raise TypeError(f"not a code case: {type(case).__name__}")
+
+
+def _verdict(flags: list[bool], n: int, failure: str | None, detail: str) -> CodeVerdict:
+    flags = (flags + [False] * n)[:n]
+    passed = n > 0 and all(flags)
+    if passed:
+        return CodeVerdict(True, tuple(flags), None, "")
+    return CodeVerdict(False, tuple(flags), failure or "wrong_answer", detail[:500])
+
+
+def _stdio_verdict(case: StdioCase, result: dict) -> CodeVerdict:
+    flags, failure, detail = [], None, ""
+    for (_, expected), run in zip(case.tests, result["runs"]):
+        status = run["status"]
+        ok = status == "exit" and run.get("code") == 0 and stdout_matches(run["stdout"], expected)
+        flags.append(ok)
+        if not ok and failure is None:
+            if status == "exit" and run.get("code") == 0:
+                failure, detail = "wrong_answer", f"stdout {run['stdout'][:200]!r} != expected {expected[:200]!r}"
+            elif status == "exit":
+                tail = run.get("stderr_tail", "")
+                failure = "memory" if "MemoryError" in tail else "runtime_error"
+                detail = tail[-400:]
+            elif status == "signal":
+                failure, detail = "runtime_error", f"killed by signal {run.get('signal')}"
+            else:
+                failure, detail = status, run.get("stderr_tail", status)[-400:]
+    if len(flags) < len(case.tests) and failure is None:
+        failure, detail = "timeout", "whole-program time limit reached before all tests ran"
+    return _verdict(flags, len(case.tests), failure, detail)
+
+
+def _call_verdict(case: FunctionalCase | CompareCase, result: dict) -> CodeVerdict:
+    if isinstance(case, FunctionalCase):
+        expected = [json.loads(out) for _, out in case.tests]
+    else:
+        expected = [codec.decode(t) for t in case.expected]
+    flags, failure, detail = [], None, ""
+    for i, (reply, exp) in enumerate(zip(result["results"], expected)):
+        ok, kind, why = False, None, ""
+        if "v" in reply:
+            try:
+                got = codec.from_tree(reply["v"])
+            except codec.NotPlainData as e:
+                kind, why = "wrong_answer", f"test {i}: result is not plain data ({e})"
+            else:
+                if isinstance(case, FunctionalCase):
+                    ok = _lists(got) == _lists(exp)
+                else:
+                    ok = values_match(got, exp, case.atol)
+                if not ok:
+                    kind, why = "wrong_answer", f"test {i}: got {str(got)[:150]}, expected {str(exp)[:150]}"
+        else:
+            kind, why = reply.get("error", "runtime_error"), f"test {i}: {reply.get('detail', '')}"
+        flags.append(ok)
+        if not ok and failure is None:
+            failure, detail = kind, why
+    fatal = result.get("fatal")
+    if fatal and failure is None:
+        failure, detail = fatal["kind"], fatal.get("detail", "")
+    return _verdict(flags, len(expected), failure, detail)
+
+
+def _assert_verdict(case: AssertCase, result: dict) -> CodeVerdict:
+    flags = [False] * len(case.tests)
+    failure, detail = None, ""
+    for r in result["results"]:
+        i = r.get("i")
+        if not isinstance(i, int) or not 0 <= i < len(flags):
+            return CodeVerdict(False, tuple([False] * len(flags)), "sandbox_error", "malformed checker report")
+        flags[i] = r.get("ok") is True
+        if not flags[i] and failure is None:
+            failure, detail = r.get("kind", "wrong_answer"), r.get("detail", "")
+    fatal = result.get("fatal")
+    if fatal and failure is None:
+        failure, detail = fatal["kind"], fatal.get("detail", "")
+    return _verdict(flags, len(case.tests), failure, detail)
+
+
+def verdict_from_result(case: Case, result: dict) -> CodeVerdict:
+    """Turn the sandbox's raw report into a verdict; anything unexpected is a failure, never a pass."""
+    n = _n_tests(case)
+    if "worker_error" in result:
+        return CodeVerdict(False, (False,) * n, "sandbox_error", result["worker_error"][:500])
+    if isinstance(case, StdioCase):
+        return _stdio_verdict(case, result)
+    if isinstance(case, AssertCase):
+        return _assert_verdict(case, result)
+    return _call_verdict(case, result)
+
+
+def grade_programs(
+    cases: Sequence[Case],
+    *,
+    timeout_per_test: float = 6.0,
+    timeout_total: float = 30.0,
+    memory_mb: int = 1024,
+    workers: int | None = None,
+    progress: bool = True,
+    mode: str | None = None,
+) -> list[CodeVerdict]:
+    """Run every case in the sandbox (parallel over warm workers) and return one verdict per case.
+
+    ``mode`` forces an isolation mode ("bwrap", "unshare", "rlimits"); default: the strongest available."""
+    if not cases:
+        return []
+    pool = shared_pool(workers, Limits(memory_mb=memory_mb), mode)
+    jobs = [_job(c, i, timeout_per_test, timeout_total) for i, c in enumerate(cases)]
+    bar = None
+    if progress and len(jobs) >= 50:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(jobs), desc=f"running programs ({pool.mode} sandbox)", unit="prog")
+    try:
+        results = pool.run(jobs, on_done=bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    return [verdict_from_result(c, r) for c, r in zip(cases, results)]
+
+
+def reference_outputs(
+    program: str, entry_point: str, inputs: Sequence[str], *, timeout_per_test: float = 20.0,
+    mode: str | None = None,
+) -> list[str | None]:
+    """Outputs of a trusted reference solution (e.g. MBPP+ ``canonical_solution``) for each input, as codec text
+    for ``CompareCase.expected``; None where the reference itself failed. Runs in the sandbox like any program."""
+    job = _job(CompareCase(program, entry_point, tuple(inputs), tuple(inputs)), 0, timeout_per_test,
+               timeout_per_test * max(1, len(inputs)))
+    result = shared_pool(None, Limits(), mode).run_one(job)
+    out: list[str | None] = [None] * len(inputs)
+    for i, reply in enumerate(result.get("results", [])):
+        if "v" in reply:
+            try:
+                out[i] = codec.encode(codec.from_tree(reply["v"]))
+            except codec.NotPlainData:
+                pass
+    return out
