@@ -1,0 +1,127 @@
+"""Is a model's final answer to a MATH problem equivalent to the reference? Symbolic check with a hard time limit.
+
+Equivalence is decided by math-verify (sympy-based: fractions vs decimals, radicals, intervals, sets, matrices,
+degrees, percentages, \\text{} answers) run in a `DeadlinePool`: every comparison has a wall-clock limit that holds
+even when math-verify hangs, and a comparison that overruns counts as "not equivalent" (status "timeout").
+Answers that are identical after whitespace/\\left/\\right normalisation are accepted without a worker.
+Identical (gold, answer) pairs are graded once per grader (LRU cache).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import threading
+from collections import OrderedDict
+from typing import Sequence
+
+from lm_eval_tts.grading import deadline_pool
+from lm_eval_tts.grading.deadline_pool import DeadlinePool
+from lm_eval_tts.grading.verdict import DIFFERENT, ERROR, IDENTICAL, NO_ANSWER, TIMEOUT, VERIFIED, Verdict
+
+DEFAULT_TIMEOUT = 5.0
+MAX_DEFAULT_WORKERS = 8
+WORKER_MEMORY_LIMIT = 4 << 30
+CACHE_SIZE = 200_000
+
+_SPACING = re.compile(r"\\(?:left|right|displaystyle)(?![a-zA-Z])|\\[,;:! ]|\s+")
+
+
+def normalize_answer_text(answer: str) -> str:
+    """A canonical spelling for string comparison: no whitespace, TeX spacing, \\left/\\right, $ or final period."""
+    text = _SPACING.sub("", answer)
+    text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    return text.strip("$").rstrip(".")
+
+
+def default_workers() -> int:
+    return max(1, min(MAX_DEFAULT_WORKERS, len(os.sched_getaffinity(0))))
+
+
+class MathGrader:
+    """Grades (gold, answer) pairs in parallel; `timeout` seconds per comparison at most, whatever the input."""
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, workers: int | None = None):
+        self.timeout = timeout
+        self._pool = DeadlinePool(
+            "lm_eval_tts.grading.math_verify_worker:equivalent",
+            workers=workers or default_workers(),
+            deadline=timeout,
+            memory_limit_bytes=WORKER_MEMORY_LIMIT,
+        )
+        self._cache: OrderedDict[tuple[str, str], Verdict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def grade(self, gold: str, answer: str | None) -> Verdict:
+        return self.grade_many([(gold, answer)])[0]
+
+    def grade_many(self, pairs: Sequence[tuple[str, str | None]]) -> list[Verdict]:
+        """Verdicts in input order. Distinct uncached pairs are checked in parallel across the workers."""
+        with self._lock:
+            verdicts: list[Verdict | None] = [None] * len(pairs)
+            to_check: dict[tuple[str, str], list[int]] = {}
+            for i, (gold, answer) in enumerate(pairs):
+                if answer is None or not answer.strip():
+                    verdicts[i] = Verdict(False, NO_ANSWER)
+                elif normalize_answer_text(gold) == normalize_answer_text(answer):
+                    verdicts[i] = Verdict(True, IDENTICAL)
+                elif (gold, answer) in self._cache:
+                    self._cache.move_to_end((gold, answer))
+                    verdicts[i] = Verdict(self._cache[(gold, answer)].equivalent, self._cache[(gold, answer)].status)
+                else:
+                    to_check.setdefault((gold, answer), []).append(i)
+            keys = list(to_check)
+            for key, outcome in zip(keys, self._pool.map(keys)):
+                verdict = _verdict(outcome)
+                self._remember(key, verdict)
+                for i in to_check[key]:
+                    verdicts[i] = verdict
+            return verdicts  # type: ignore[return-value]
+
+    def _remember(self, key: tuple[str, str], verdict: Verdict) -> None:
+        self._cache[key] = verdict
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    @property
+    def restarts(self) -> int:
+        """How many workers were killed and replaced (timeouts, crashes)."""
+        return self._pool.restarts
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> "MathGrader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _verdict(outcome) -> Verdict:
+    if outcome.status == deadline_pool.OK:
+        return Verdict(bool(outcome.value), VERIFIED if outcome.value else DIFFERENT, outcome.seconds)
+    if outcome.status == deadline_pool.TIMEOUT:
+        return Verdict(False, TIMEOUT, outcome.seconds)
+    return Verdict(False, ERROR, outcome.seconds)
+
+
+_shared: dict[float, MathGrader] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_grader(timeout: float = DEFAULT_TIMEOUT) -> MathGrader:
+    """One grader per timeout for the whole process (tasks of one run share workers and cache); closed at exit."""
+    with _shared_lock:
+        if timeout not in _shared:
+            if not _shared:
+                atexit.register(_close_shared)
+            _shared[timeout] = MathGrader(timeout=timeout)
+        return _shared[timeout]
+
+
+def _close_shared() -> None:
+    for grader in _shared.values():
+        grader.close()
+    _shared.clear()

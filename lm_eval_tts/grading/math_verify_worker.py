@@ -1,0 +1,24 @@
+"""The checker that `MathGrader` runs inside its worker processes (imported there only, never in the caller).
+
+Importing this module loads math-verify and runs one comparison, so sympy's lazily built parsers are warm
+before the worker reports ready and the first real comparison is not charged their start-up time.
+"""
+
+import logging
+
+from math_verify import parse, verify
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+
+def equivalent(gold: str, answer: str) -> bool:
+    """math-verify's verdict on two bare LaTeX answers, gold first (no time limit here: the pool enforces it)."""
+    parsed_gold = parse(f"\\boxed{{{gold}}}", parsing_timeout=None)
+    parsed_answer = parse(f"\\boxed{{{answer}}}", parsing_timeout=None)
+    if not parsed_gold or not parsed_answer:
+        return False
+    return bool(verify(parsed_gold, parsed_answer, timeout_seconds=None))
+
+
+equivalent("\\frac{1}{2}", "0.5")
+equivalent("(1,2]", "\\left(1, 2\\right]")
