@@ -164,7 +164,8 @@ def pass_at_k_bias_variance(per_problem_pass1: Sequence[float], k: int) -> dict[
     The gap grows with the spread of p_i across problems (to second order it is about
     C(k, 2) (1 - mean)^(k-2) * variance): a model that is sure on some problems and hopeless on others has a
     low pass@k for its pass@1, and lowering that variance is what lifts pass@k. Compare `jensen_bound` with the
-    observed pass@k of the same run.
+    observed pass@k of the same run. The inequality holds for the true rates p_i; with p_i estimated as c_i/n,
+    the unbiased pass@k (drawing k of n without replacement) can exceed the plug-in bound when k is close to n.
 
     Returns mean, variance (population variance over the problems given: it describes this benchmark, not a
     sample of it; per-problem pass@1 estimated from n samples adds about mean p(1-p)/n of binomial noise to it)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 NUM_DISTINCT_ANSWERS = "num_distinct_answers"
 NUM_DISTINCT_FIRST_TOKENS = "num_distinct_first_tokens"
 PASS1_VARIANCE = "pass@1_variance"
+STDERR_SUFFIX = "_stderr"  # lm-eval's suffix for a metric's standard error
 
 # Families indexed by k, in the order tables and plots show them.
 PASS = "pass"
@@ -50,8 +51,11 @@ class AtK:
 def parse_at_k(key: str) -> AtK | None:
     """`"maj@8"` -> AtK("maj", 8); `"best@4_orm"` -> AtK("best_orm", 4); anything else -> None.
 
-    `pass@1_variance` is not an @k key (it is a variance over problems) and parses to None.
+    `pass@1_variance` is not an @k key (it is a variance over problems) and parses to None, and neither is
+    lm-eval's `<key>_stderr` companion of any key.
     """
+    if key.endswith(STDERR_SUFFIX):
+        return None
     match = _AT_K.match(key)
     if match:
         return AtK(match.group(1), int(match.group(2)))

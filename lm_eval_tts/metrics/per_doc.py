@@ -7,7 +7,7 @@ Results keys (each as `"<key>,<filter>"` in lm-eval's results JSON, aggregated o
     num_distinct_answers        #EA: distinct non-None final answers among the n samples (mean over problems)
     num_distinct_first_tokens   distinct first generated tokens among the n samples (only with first_tokens)
     pass@1_variance             population variance over problems of per-problem pass@1 (stderr "N/A")
-    jensen_bound@k              1 - (1 - mean pass@1)^k, the WiSE-FT upper bound on pass@k (stderr "N/A")
+    jensen_bound@k              1 - (1 - mean pass@1)^k: pass@k at zero variance across problems (stderr "N/A")
 Per-sample values (what `--log_samples` shows per doc) are the per-problem estimates; for pass@1_variance it is
 the problem's pass@1, for jensen_bound@k a `{"pass@1": p, "k": k}` record.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 
 from lm_eval_tts.metrics import keys
+from lm_eval_tts.metrics.aggregations import JensenItem
 from lm_eval_tts.metrics.estimators import best_at_k, check_k, distinct_count, maj_at_k, pass_at_k
 
 MEAN = "mean"
@@ -62,7 +63,7 @@ def doc_metrics(
         out[keys.NUM_DISTINCT_FIRST_TOKENS] = distinct_count(first_tokens)
     out[keys.PASS1_VARIANCE] = pass1
     for k in ks:
-        out[keys.jensen_key(k)] = {"pass@1": pass1, "k": k}
+        out[keys.jensen_key(k)] = JensenItem(pass1, k)
     return out
 
 
@@ -93,5 +94,8 @@ def _spec(metric: str, aggregation: str = MEAN, higher_is_better: bool = True) -
 
 
 def _check_score_name(name: str) -> None:
-    if not name or "," in name or not name.replace("_", "").isalnum():
-        raise ValueError(f"score name {name!r} must be a non-empty identifier such as 'logprob' or 'orm'")
+    if not name.replace("_", "").isalnum() or name.endswith(keys.STDERR_SUFFIX):
+        raise ValueError(
+            f"score name {name!r} must be an identifier such as 'logprob' or 'orm' "
+            f"(not ending in {keys.STDERR_SUFFIX!r}, which lm-eval reserves for standard errors)"
+        )

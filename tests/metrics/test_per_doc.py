@@ -6,7 +6,7 @@ import pytest
 
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.metrics import keys
-from lm_eval_tts.metrics.aggregations import jensen_bound, pass1_variance
+from lm_eval_tts.metrics.aggregations import JensenItem, jensen_bound, pass1_variance
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
 
 CORRECT = [True, False, False, True]
@@ -52,8 +52,9 @@ def test_mismatched_lengths_and_bad_score_names():
         doc_metrics(CORRECT, ANSWERS[:3], None, None, ks=[1])
     with pytest.raises(ValueError, match="first_tokens has 1 entries"):
         doc_metrics(CORRECT, ANSWERS, None, [1], ks=[1])
-    with pytest.raises(ValueError, match="score name"):
-        doc_metrics(CORRECT, ANSWERS, {"a,b": [0.0] * 4}, None, ks=[1])
+    for bad in ("a,b", "", "orm_stderr"):
+        with pytest.raises(ValueError, match="score name"):
+            doc_metrics(CORRECT, ANSWERS, {bad: [0.0] * 4}, None, ks=[1])
 
 
 def test_metric_specs_cover_exactly_the_doc_metrics_keys():
@@ -75,9 +76,17 @@ def test_aggregations_by_hand():
         jensen_bound([{"pass@1": 0.5, "k": 2}, {"pass@1": 0.5, "k": 4}])
 
 
+def test_jensen_items_refuse_a_mean_fallback_with_the_fix_named():
+    items = doc_metrics(CORRECT, ANSWERS, None, None, ks=[4])["jensen_bound@4"], JensenItem(1.0, 4)
+    with pytest.raises(TypeError, match=r"jensen_bound@4 is missing from the task's metric_list.*aggregations\.jensen_bound"):
+        sum(items) / len(items)  # what lm-eval's `mean` does
+    assert jensen_bound(items) == pytest.approx(1 - 0.25**4)
+
+
 @pytest.mark.parametrize("key,parsed", [
     ("pass@16", keys.AtK("pass", 16)), ("maj@2", keys.AtK("maj", 2)), ("best@4_orm", keys.AtK("best_orm", 4)),
     ("jensen_bound@8", keys.AtK("jensen_bound", 8)), ("pass@1_variance", None), ("acc", None), ("pass@x", None),
+    ("best@4_orm_stderr", None), ("pass@4_stderr", None),
 ])
 def test_parse_at_k(key, parsed):
     assert keys.parse_at_k(key) == parsed
