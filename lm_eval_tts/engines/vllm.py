@@ -84,6 +84,8 @@ class VLLMEngine:
                 regular: bool = True):
         from vllm import SamplingParams
 
+        if regular and settings.temperature == 0:
+            n = 1  # vLLM refuses n > 1 for greedy; _completions() repeats the one greedy answer
         kwargs = dict(n=n, max_tokens=max_tokens, seed=seed, logprobs=logprobs, detokenize=False)
         if regular:
             kwargs.update(temperature=settings.temperature, top_p=settings.top_p,
@@ -100,7 +102,7 @@ class VLLMEngine:
         for request, output in zip(requests, outputs):
             results.append([
                 self._finish(request, _Sample(tail=list(c.token_ids), tail_logprobs=_sampled_logprobs(c)))
-                for c in output.outputs
+                for c in _completions(output, request.n)
             ])
         return results
 
@@ -111,7 +113,7 @@ class VLLMEngine:
                                           seed=derive_seed(r.seed, "prefix")) for r in requests])
         newlines = self._newline_counts()
         for request, output, group in zip(requests, outputs, samples):
-            for sample, completion in zip(group, output.outputs):
+            for sample, completion in zip(group, _completions(output, request.n)):
                 ids, logprobs = list(completion.token_ids), _sampled_logprobs(completion)
                 cut = _line_start(ids, newlines, line)
                 visible = truncate_at_stop(self._decode(ids[:cut]), request.settings.stop) if cut else ""
@@ -164,7 +166,7 @@ class VLLMEngine:
                           seed=derive_seed(requests[i].seed, "tail", prefix, hot)) for i, prefix, hot in keys],
         )
         for key, output in zip(keys, outputs):
-            for (i, j), completion in zip(groups[key], output.outputs):
+            for (i, j), completion in zip(groups[key], _completions(output, len(groups[key]))):
                 samples[i][j].tail = list(completion.token_ids)
                 samples[i][j].tail_logprobs = _sampled_logprobs(completion)
 
@@ -186,6 +188,12 @@ class VLLMEngine:
             self._newlines = np.array(
                 [self.tokenizer.decode([t]).count("\n") for t in range(vocab)], dtype=np.int32)
         return self._newlines
+
+
+def _completions(output, n: int) -> list:
+    """The n completions of a request; a greedy request was sent with n=1 and its answer stands for all n."""
+    completions = list(output.outputs)
+    return completions if len(completions) == n else completions * n
 
 
 def _line_start(ids: list[int], newline_counts: np.ndarray, line: int) -> int | None:
