@@ -22,6 +22,7 @@ wipes every leftover process of a job.
 import ast
 import builtins
 import ctypes
+import importlib
 import json
 import os
 import resource
@@ -231,6 +232,11 @@ def _tail(path):
         return ""
 
 
+# Operations on an object the checker may ask U for: they take no operand from the tests, so the program learns
+# nothing about the expected answer and could as well have returned the (plain) result directly.
+_UNARY = {"bool": bool, "len": len, "str": str, "repr": repr}
+
+
 class _Refs:
     """Objects U keeps for the checker, addressed by small integers."""
 
@@ -250,11 +256,11 @@ class _Refs:
         return self.objects[ref_id]
 
 
-def serve_calls(program, setup, sock, max_bytes):
-    """U for call/assert tests: exec setup + program, announce the defined names, then answer requests."""
+def serve_calls(program, prelude, sock, max_bytes):
+    """U for call/assert tests: exec prelude + program, announce the defined names, then answer requests."""
     namespace = {"__name__": "solution", "__builtins__": __builtins__}
     try:
-        exec(compile(setup + "\n" + program, "<program>", "exec"), namespace)
+        exec(compile(prelude + "\n" + program, "<program>", "exec"), namespace)
     except BaseException as e:  # noqa: BLE001
         sock_send(sock, {"error": _error_kind(e), "detail": _describe(e)})
         os._exit(0)
@@ -265,26 +271,36 @@ def serve_calls(program, setup, sock, max_bytes):
         raw = sock_recv(sock, max_bytes)
         if raw is None:
             os._exit(0)
-        req = json.loads(raw)
         try:
-            op = req["op"]
-            if op == "global":
-                value = namespace[req["name"]]
-            elif op == "getattr":
-                value = getattr(refs.get(req["ref"]), req["name"])
-            elif op == "call":
-                args = codec.from_tree(req["args"], make_ref=refs.get)
-                kwargs = codec.from_tree(req["kwargs"], make_ref=refs.get)
-                value = refs.get(req["ref"])(*args, **kwargs)
-            else:
-                raise ValueError(f"unknown op {op!r}")
-            reply = {"v": refs.tree(value)}
-        except BaseException as e:  # noqa: BLE001
+            reply = {"v": _answer(json.loads(raw), namespace, refs)}
+        except BaseException as e:  # noqa: BLE001 - the program's exception, reported as plain text
             reply = {"error": _error_kind(e), "detail": _describe(e)}
         try:
             sock_send(sock, reply)
         except (TypeError, ValueError, RecursionError) as e:  # e.g. a too-large int for JSON
             sock_send(sock, {"error": "runtime_error", "detail": _describe(e)})
+
+
+def _answer(req, namespace, refs):
+    """One request from the checker/worker -> the encoded result tree."""
+    op = req["op"]
+    if op == "global":
+        return refs.tree(namespace[req["name"]])
+    target = refs.get(req["ref"])
+    if op == "getattr":
+        return refs.tree(getattr(target, req["name"]))
+    if op == "setattr":
+        setattr(target, req["name"], codec.from_tree(req["value"], make_ref=refs.get))
+        return None
+    if op == "call":
+        args = codec.from_tree(req["args"], make_ref=refs.get)
+        kwargs = codec.from_tree(req["kwargs"], make_ref=refs.get)
+        return refs.tree(target(*args, **kwargs))
+    if op == "iter":  # elementwise, so plain items stay plain
+        return ["l"] + [refs.tree(item) for item in target]
+    if op in _UNARY:
+        return refs.tree(_UNARY[op](target))
+    raise ValueError(f"unknown op {op!r}")
 
 
 # ------------------------------------------------------------------------------------- trusted side (child C)
@@ -340,8 +356,9 @@ class Channel:
 
 
 class Remote:
-    """Proxy for an object living in U. Calls and attribute reads are forwarded (their results come back as plain
-    data); everything that could turn into a verdict (==, bool, hash, in, len, iteration) refuses."""
+    """Proxy for an object living in U. Calls, attribute reads and operand-free operations (bool, len, str, repr,
+    iteration) are forwarded and their results come back as plain data. Comparisons refuse: an object asked
+    "are you equal to X?" would see the expected answer X (``in`` falls back to iteration, compared here)."""
 
     __slots__ = ("_channel", "_ref")
 
@@ -361,14 +378,46 @@ class Remote:
         ch = self._channel
         return ch.value(ch.request({"op": "getattr", "ref": self._ref, "name": name}))
 
+    def __setattr__(self, name, value):  # e.g. MBPP setup code building a tree: root.left = Node(2)
+        ch = self._channel
+        ch.value(ch.request({"op": "setattr", "ref": self._ref, "name": name, "value": _tree_with_refs(value)}))
+
     def _refuse(self, *_):
         raise NotComparable("the program returned an object that is not plain data")
 
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __len__ = __iter__ = __contains__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
     __hash__ = None
 
+    def _unary(self, op):
+        ch = object.__getattribute__(self, "_channel")
+        return ch.value(ch.request({"op": op, "ref": object.__getattribute__(self, "_ref")}))
+
+    def __bool__(self):
+        value = self._unary("bool")
+        if type(value) is not bool:
+            raise NotComparable("truth value is not a bool")
+        return value
+
+    def __len__(self):
+        value = self._unary("len")
+        if type(value) is not int or value < 0:
+            raise NotComparable("length is not an int")
+        return value
+
+    def __str__(self):
+        return _require_str(self._unary("str"))
+
     def __repr__(self):
-        return "<object in sandbox>"
+        return _require_str(self._unary("repr"))
+
+    def __iter__(self):
+        return iter(self._unary("iter"))
+
+
+def _require_str(value):
+    if type(value) is not str:
+        raise NotComparable("str()/repr() did not return a str")
+    return value
 
 
 def _tree_with_refs(value, depth=0):
@@ -383,15 +432,14 @@ def _tree_with_refs(value, depth=0):
 
 
 def run_checker(job, sock, report_fd, max_bytes):
-    """C: run the setup code and then each test statement with the program's names as proxies."""
+    """C: run the setup code and then each test statement with the program's names as proxies.
+
+    Stdlib modules the tests name (``math.isclose``...) are the checker's own imports, never the program's (which
+    could be a fake module); builtins and setup names cannot be redefined by the program either, except a
+    builtin-named function under test (see ``_only_called_under_test``)."""
     channel = Channel(sock, max_bytes)
     channel.deadline = time.monotonic() + job["per_test"]
     namespace = {"__name__": "checker", "__builtins__": __builtins__}
-    try:
-        exec(compile(job["setup"], "<setup>", "exec"), namespace)
-    except BaseException as e:  # noqa: BLE001 - the dataset's own setup is broken
-        write_frame(report_fd, {"fatal": "sandbox_error", "detail": f"test setup failed: {_describe(e)}"})
-        return
     try:  # U speaks first: its list of defined names, or why loading the program failed
         sock.settimeout(max(0.001, channel.deadline - time.monotonic()))
         raw = sock_recv(sock, max_bytes)
@@ -403,11 +451,28 @@ def run_checker(job, sock, report_fd, max_bytes):
     if "ready" not in hello:
         write_frame(report_fd, {"fatal": hello.get("error", "runtime_error"), "detail": hello.get("detail", "")})
         return
-    trusted = set(namespace) | set(dir(builtins))
     program_names = [n for n in hello["ready"] if isinstance(n, str) and n.isidentifier()]
     for name in program_names:
-        if name not in trusted:
-            namespace[name] = _GlobalRef(channel, name)
+        if name in sys.stdlib_module_names:
+            try:
+                namespace[name] = importlib.import_module(name)
+            except ImportError:
+                pass
+    try:
+        setup_names = _assigned_names(job["setup"])
+        trusted = set(namespace) | set(dir(builtins)) | setup_names
+        for name in program_names:
+            if name not in trusted:
+                namespace[name] = _GlobalRef(channel, name)
+        _resolve_globals(namespace)
+        exec(compile(job["setup"], "<setup>", "exec"), namespace)
+    except RemoteTimeout:
+        write_frame(report_fd, {"fatal": "timeout", "detail": "test setup timed out"})
+        return
+    except BaseException as e:  # noqa: BLE001 - setup needs something the program does not provide
+        kind = e.kind if isinstance(e, RemoteError) else "runtime_error"
+        write_frame(report_fd, {"fatal": kind, "detail": f"test setup failed: {_describe(e)}"})
+        return
     shadowing = [n for n in program_names if n in trusted]
     for i, test in enumerate(job["tests"]):
         channel.deadline = time.monotonic() + job["per_test"]
@@ -441,6 +506,19 @@ def run_checker(job, sock, report_fd, max_bytes):
             write_frame(report_fd, {"fatal": outcome["kind"], "detail": outcome["detail"]})
             return
     write_frame(report_fd, {"done": True})
+
+
+def _assigned_names(source):
+    """Names the (trusted) setup code binds, by static inspection."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
 
 
 def _only_called_under_test(tree, name):
@@ -563,26 +641,21 @@ class Worker:
         return path
 
     def _remove_job_dir(self, path):
-        for root, dirs, files in os.walk(path, topdown=False):
-            for name in files:
-                try:
-                    os.unlink(os.path.join(root, name))
-                except OSError:
-                    pass
-            for name in dirs:
-                full = os.path.join(root, name)
-                try:
-                    os.chmod(full, 0o700)
-                    os.rmdir(full)
-                except OSError:
-                    try:
-                        os.unlink(full)
-                    except OSError:
-                        pass
-        try:
-            os.rmdir(path)
-        except OSError:
-            pass
+        _rmtree(path)
+
+    def _wipe_private_dirs(self):
+        """Empty the sandbox's private writable dirs (bwrap's /tmp and /dev/shm) so nothing one program writes
+        outside its job dir survives into the next program (or fills the tmpfs for it)."""
+        keep = os.path.realpath(self.cfg["scratch_root"])
+        for top in self.cfg.get("wipe_dirs", []):
+            try:
+                entries = os.listdir(top)
+            except OSError:
+                continue
+            for name in entries:
+                full = os.path.join(top, name)
+                if os.path.realpath(full) != keep:
+                    _rmtree(full)
 
     # -- pumping output of U while waiting for something
     def _pump(self, out_fd, out, until_fd, frames, deadline, stop_when):
@@ -690,7 +763,7 @@ class Worker:
             parent_sock.close()
             os.close(r)
             enter_limits(self.cfg, total, (child_sock.fileno(),), devnull, w)
-            serve_calls(job["program"], job.get("setup", ""), child_sock, self.max_bytes)
+            serve_calls(job["program"], job.get("prelude", ""), child_sock, self.max_bytes)
 
         pid = self._fork(child)
         child_sock.close()
@@ -802,8 +875,23 @@ class Worker:
             except Exception as e:  # noqa: BLE001 - report, never die on one job
                 self._cleanup([])
                 result = {"worker_error": _describe(e) + "\n" + traceback.format_exc()[-1500:]}
+            self._wipe_private_dirs()
             result["id"] = job["id"]
             write_frame(self.wfd, result)
+
+
+def _rmtree(path):
+    """Remove a tree whatever modes the program left on it (same uid, so chmod is allowed)."""
+    try:
+        if os.path.islink(path) or not os.path.isdir(path):
+            os.unlink(path)
+            return
+        os.chmod(path, 0o700)
+        for name in os.listdir(path):
+            _rmtree(os.path.join(path, name))
+        os.rmdir(path)
+    except (OSError, RecursionError):
+        pass
 
 
 class _SockFrames(FrameBuffer):

@@ -10,7 +10,8 @@ Wire format (JSON): ``null``/``true``/``false``/ints/finite floats/strings stand
 everything else are arrays whose first element is a one-letter tag:
 ``["l", *items]`` list, ``["t", *items]`` tuple, ``["s", *items]`` set, ``["f", *items]`` frozenset,
 ``["d", [k, v], ...]`` dict, ``["b", "hex"]`` bytes, ``["c", re, im]`` complex, ``["F", "nan"|"inf"|"-inf"]``
-non-finite float, ``["r", id]`` an opaque reference to an object kept inside the sandbox.
+non-finite float, ``["i", "-1f"]`` an int beyond 2**53 in hex, ``["T", "int"]`` a builtin type (an argument such
+as ``remove_datatype(t, int)``), ``["r", id]`` an opaque reference to an object kept inside the sandbox.
 
 This module is stdlib-only: it is also loaded inside the sandbox worker.
 """
@@ -19,6 +20,9 @@ import json
 import math
 
 MAX_DEPTH = 200
+_BUILTIN_TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, bool, list, tuple, set, frozenset, dict,
+                                          type(None), object, type)}
+_BIG = 1 << 53  # larger ints travel as hex: decimal str() of huge ints is capped (and slow) in Python >= 3.11
 
 
 class NotPlainData(TypeError):
@@ -41,7 +45,8 @@ def to_tree(value, depth=0):
     if isinstance(value, bool):  # numpy.bool_ is not a bool subclass, but keep subclasses of bool honest
         return bool(value)
     if isinstance(value, int):
-        return int.__index__(value)
+        n = int.__index__(value)
+        return n if -_BIG < n < _BIG else ["i", format(n, "x")]
     if isinstance(value, float):
         return _float(float.__float__(value))
     if isinstance(value, str):
@@ -61,6 +66,8 @@ def to_tree(value, depth=0):
         return ["b", bytes(value).hex()]
     if isinstance(value, complex):
         return ["c", _float(value.real), _float(value.imag)]
+    if isinstance(value, type) and _BUILTIN_TYPES.get(getattr(value, "__name__", None)) is value:
+        return ["T", value.__name__]
     if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         return to_tree(value.item(), d)
     raise NotPlainData(f"not plain data: {type(value).__name__}")
@@ -112,10 +119,17 @@ def from_tree(node, depth=0, make_ref=None):
             return bytes.fromhex(rest[0])
         except ValueError:
             raise NotPlainData("bad bytes") from None
+    if tag == "i" and len(rest) == 1 and isinstance(rest[0], str) and len(rest[0]) <= 1 << 20:
+        try:
+            return int(rest[0], 16)
+        except ValueError:
+            raise NotPlainData("bad int") from None
     if tag == "c" and len(rest) == 2:
         return complex(_scalar_float(rest[0]), _scalar_float(rest[1]))
     if tag == "F" and len(rest) == 1:
         return _scalar_float(node)
+    if tag == "T" and len(rest) == 1 and rest[0] in _BUILTIN_TYPES:
+        return _BUILTIN_TYPES[rest[0]]
     if tag == "r" and len(rest) == 1 and isinstance(rest[0], int) and make_ref is not None:
         return make_ref(rest[0])
     raise NotPlainData(f"unknown tag {tag!r}")

@@ -123,7 +123,7 @@ def exposed_paths() -> list[str]:
 
 
 def _bwrap_prefix(scratch_mb: int) -> list[str]:
-    argv = ["bwrap", "--die-with-parent", "--new-session", "--as-pid-1"]
+    argv = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--as-pid-1"]
     if _uid() == 0:  # no user namespace: keep the right to drop to SANDBOX_UID inside
         argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -153,7 +153,7 @@ def _bwrap_prefix(scratch_mb: int) -> list[str]:
 
 
 def _unshare_prefix() -> list[str]:
-    argv = ["unshare", "--net", "--pid", "--fork", "--mount", "--mount-proc", "--ipc", "--uts", "--kill-child"]
+    argv = [shutil.which("unshare") or "unshare", "--net", "--pid", "--fork", "--mount", "--mount-proc", "--ipc", "--uts", "--kill-child"]
     if _uid() != 0:
         argv.insert(1, "--map-root-user")
     return argv

@@ -68,6 +68,7 @@ class _WorkerProcess:
             },
             "nproc_limit": nproc,
             "scratch_root": scratch,
+            "wipe_dirs": ["/tmp", "/dev/shm"] if mode == "bwrap" else [],
             "drop_to_uid": isolation.drop_to_uid(mode),
             "extra_sys_path": [p for p in isolation.exposed_paths() if "-packages" in p],
         }
@@ -76,8 +77,11 @@ class _WorkerProcess:
             scratch_mb=limits.scratch_mb,
         )
         self.stderr = tempfile.TemporaryFile()
+        # The evaluator's environment (tokens, keys) never reaches the sandbox, in any mode.
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": scratch}
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, start_new_session=True
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, start_new_session=True, env=env,
+            cwd=scratch if mode != "bwrap" else "/",
         )
         self.buf = bytearray()
         hello = self.receive(time.monotonic() + 60)
@@ -214,6 +218,11 @@ class SandboxPool:
         if errors:
             raise errors[0]
         return results  # type: ignore[return-value]
+
+    def worker_pids(self) -> list[int]:
+        """Host pids of the sandbox launchers (bwrap / unshare / the worker itself), e.g. to check for leftovers."""
+        with self._lock:
+            return [w.proc.pid for w in self._all]
 
     def close(self) -> None:
         with self._lock:

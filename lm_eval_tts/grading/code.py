@@ -30,6 +30,7 @@ Failure kinds: ``wrong_answer``, ``runtime_error``, ``timeout``, ``memory``, ``s
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ from typing import Union
 
 from lm_eval_tts.execution import codec
 from lm_eval_tts.execution.isolation import Limits
-from lm_eval_tts.execution.pool import shared_pool
+from lm_eval_tts.execution.pool import SandboxPool, shared_pool
 
 FAILURE_KINDS = ("wrong_answer", "runtime_error", "timeout", "memory", "syntax", "output_limit", "sandbox_error")
 
@@ -172,10 +173,21 @@ def values_match(actual, expected, atol: float = 0.0) -> bool:
 
 
 # --------------------------------------------------------------------------------------------- jobs and verdicts
+def _imports_only(setup: str) -> str:
+    """The import statements of an assert case's setup: the program may rely on them (the rest of the setup,
+    e.g. building objects with the program's classes, runs in the checker)."""
+    try:
+        tree = ast.parse(setup)
+    except SyntaxError:
+        return ""
+    return "\n".join(ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
+
+
 def _job(case: Case, i: int, per_test: float, total: float) -> dict:
     base = {"id": i, "per_test": per_test, "total": total}
     if isinstance(case, AssertCase):
-        return {**base, "kind": "assert", "program": case.program, "setup": case.setup, "tests": list(case.tests)}
+        return {**base, "kind": "assert", "program": case.program, "setup": case.setup,
+                "prelude": _imports_only(case.setup), "tests": list(case.tests)}
     if isinstance(case, StdioCase):
         return {**base, "kind": "stdio", "program": case.setup + case.program, "inputs": [t[0] for t in case.tests]}
     if isinstance(case, FunctionalCase):
@@ -185,12 +197,12 @@ def _job(case: Case, i: int, per_test: float, total: float) -> dict:
                 args.append(codec.to_tree([json.loads(line) for line in inp.split("\n") if line.strip()]))
             except ValueError as e:
                 raise ValueError(f"functional test input is not newline-separated JSON: {inp[:80]!r} ({e})") from e
-        return {**base, "kind": "call", "program": case.program, "setup": case.setup,
+        return {**base, "kind": "call", "program": case.program, "prelude": case.setup,
                 "target": ["Solution", case.func_name], "args": args}
     if isinstance(case, CompareCase):
         if len(case.inputs) != len(case.expected):
             raise ValueError(f"CompareCase has {len(case.inputs)} inputs but {len(case.expected)} expected outputs")
-        return {**base, "kind": "call", "program": case.program, "setup": "", "target": [case.entry_point],
+        return {**base, "kind": "call", "program": case.program, "target": [case.entry_point],
                 "args": [json.loads(t) for t in case.inputs]}
     raise TypeError(f"not a code case: {type(case).__name__}")
 
@@ -293,13 +305,16 @@ def grade_programs(
     workers: int | None = None,
     progress: bool = True,
     mode: str | None = None,
+    pool: SandboxPool | None = None,
 ) -> list[CodeVerdict]:
     """Run every case in the sandbox (parallel over warm workers) and return one verdict per case.
 
-    ``mode`` forces an isolation mode ("bwrap", "unshare", "rlimits"); default: the strongest available."""
+    ``mode`` forces an isolation mode ("bwrap", "unshare", "rlimits"); default: the strongest available.
+    ``pool`` runs on a given pool instead of the process-wide one (then ``memory_mb``/``workers``/``mode`` are
+    the pool's)."""
     if not cases:
         return []
-    pool = shared_pool(workers, Limits(memory_mb=memory_mb), mode)
+    pool = pool or shared_pool(workers, Limits(memory_mb=memory_mb), mode)
     jobs = [_job(c, i, timeout_per_test, timeout_total) for i, c in enumerate(cases)]
     bar = None
     if progress and len(jobs) >= 50:
