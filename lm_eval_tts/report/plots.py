@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.metrics import keys
-from lm_eval_tts.report.results import Run, TaskMetrics
+from lm_eval_tts.report.results import Run, TaskMetrics, differing_args, setting_label
 from lm_eval_tts.report.table import curve, family_order, family_title, rows_by_task
 
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.0
@@ -126,7 +126,9 @@ def metric_vs_param_figure(
 
 
 def param_rows(runs: Sequence[Run], param_name: str) -> list[dict[str, object]]:
-    """Rows for plot_metric_vs_param from runs: the run's model_args[param_name], the task and its metrics."""
+    """Rows for plot_metric_vs_param from runs: model_args[param_name], the task, its metrics (and stderrs),
+    and "setting": the other model_args that differ between runs (e.g. "fire=True"), to draw one line each."""
+    other_args = differing_args(runs, exclude=[param_name])
     rows = []
     for run in runs:
         raw = run.model_args.get(param_name)
@@ -138,7 +140,8 @@ def param_rows(runs: Sequence[Run], param_name: str) -> list[dict[str, object]]:
                 f"plot against a model_args key every run sets"
             ) from None
         for metrics in run.tasks:
-            row: dict[str, object] = {param_name: value, "task": metrics.name, **metrics.values}
+            row: dict[str, object] = {param_name: value, "task": metrics.name,
+                                      "setting": setting_label(run, other_args), **metrics.values}
             row.update({f"{key}{keys.STDERR_SUFFIX}": se for key, se in metrics.stderrs.items()})
             rows.append(row)
     return rows
@@ -157,13 +160,16 @@ def headline_metrics(rows: Sequence[Mapping[str, object]]) -> list[str]:
 
 
 def plot_vs_param(runs: Sequence[Run], param_name: str, out_dir: Path) -> list[Path]:
-    """One PNG per task: its headline metrics vs a model_args parameter across the runs."""
+    """One PNG per task: its headline metrics vs a model_args parameter across the runs, one line per setting
+    of the other differing model_args (e.g. fire=False / fire=True)."""
     rows = param_rows(runs, param_name)
+    series_key = "setting" if len({row["setting"] for row in rows}) > 1 else None
     written = []
     for task in dict.fromkeys(str(row["task"]) for row in rows):
         task_rows = [row for row in rows if row["task"] == task]
         path = out_dir / f"{safe_filename(task)}_vs_{safe_filename(param_name)}.png"
-        written.append(plot_metric_vs_param(task_rows, param_name, headline_metrics(task_rows), path, title=task))
+        written.append(plot_metric_vs_param(task_rows, param_name, headline_metrics(task_rows), path,
+                                            series_key=series_key, title=task))
     return written
 
 

@@ -114,16 +114,26 @@ def run_labels(runs: Sequence[Run]) -> list[str]:
     With nothing differing (or one run) the label is the alpha/fire settings if present, else the model name;
     runs that still share a label get their results file name appended.
     """
-    keys = sorted({k for run in runs for k in run.model_args}, key=lambda k: (k not in LABEL_KEYS, k))
-    differing = [k for k in keys if len({run.model_args.get(k) for run in runs}) > 1]
-    shown = differing or [k for k in LABEL_KEYS if any(k in run.model_args for run in runs)]
+    shown = differing_args(runs) or [k for k in LABEL_KEYS if any(k in run.model_args for run in runs)]
     labels = []
     for run in runs:
-        parts = [f"{k}={_short(run.model_args[k])}" for k in shown if k in run.model_args]
-        labels.append(" ".join(parts) or _short(run.model_args.get("pretrained", "")) or run.model or run.path.stem)
+        labels.append(setting_label(run, shown) or _short(run.model_args.get("pretrained", ""))
+                      or run.model or run.path.stem)
     return [
         f"{label} ({run.path.name})" if labels.count(label) > 1 else label for label, run in zip(labels, runs)
     ]
+
+
+def differing_args(runs: Sequence[Run], exclude: Iterable[str] = ()) -> list[str]:
+    """The model_args keys whose values differ between runs (alpha, fire first, then alphabetical)."""
+    excluded = set(exclude)
+    keys = sorted({k for run in runs for k in run.model_args} - excluded, key=lambda k: (k not in LABEL_KEYS, k))
+    return [k for k in keys if len({run.model_args.get(k) for run in runs}) > 1]
+
+
+def setting_label(run: Run, arg_names: Sequence[str]) -> str:
+    """"alpha=0.5 fire=True" for the given model_args keys of a run (paths shortened to their last part)."""
+    return " ".join(f"{k}={_short(run.model_args[k])}" for k in arg_names if k in run.model_args)
 
 
 def _short(value: str) -> str:

@@ -72,9 +72,21 @@ def test_param_rows_and_headline_metrics():
     runs = [Run(Path("a.json"), "m", {"alpha": "0.25"}, (REGULAR,))]
     (row,) = param_rows(runs, "alpha")
     assert row["alpha"] == 0.25 and row["task"] == "gsm8k_tts" and row["pass@4_stderr"] == 0.03
+    assert row["setting"] == ""
     assert headline_metrics([row]) == ["pass@1", "pass@4", "maj@4", "best@4_logprob"]
     with pytest.raises(UserError, match=r"a\.json: model_args has no numeric 'beta' \(got None\)"):
         param_rows(runs, "beta")
+
+
+def test_vs_param_draws_one_line_per_other_setting(tmp_path):
+    runs = [Run(Path(f"{a}{f}.json"), "m", {"alpha": a, "fire": f, "seed": "1"}, (REGULAR,))
+            for a in ("0.0", "0.5", "1.0") for f in ("False", "True")]
+    rows = param_rows(runs, "alpha")
+    assert [row["setting"] for row in rows[:2]] == ["fire=False", "fire=True"]
+    fig = metric_vs_param_figure(rows, "alpha", ["pass@1"], series_key="setting")
+    assert [xy(c) for c in fig.axes[0].containers] == [[(0.0, 0.2), (0.5, 0.2), (1.0, 0.2)]] * 2
+    (path,) = plot_vs_param(runs, "alpha", tmp_path)
+    assert_readable_png(path, min_width=1000)
 
 
 def assert_readable_png(path: Path, min_width: int) -> None:
