@@ -20,7 +20,7 @@ from lm_eval_tts.report.results import (
     read_run,
     run_labels,
 )
-from tests.report.conftest import DOCS_BY_ALPHA
+from tests.report.lm_eval_fixture import DOCS_BY_ALPHA
 
 
 def test_real_lm_eval_results_round_trip(lm_eval_runs):
