@@ -2,7 +2,7 @@
 
 GSM8K, in order of preference (the last occurrence of the first kind found wins):
   1. `#### N` (the dataset's own answer line), 2. `\\boxed{...}` (the last number inside it),
-  3. "the answer is N" / "final answer: N", 4. the last number anywhere in the response.
+  3. "the answer is N" / "final answer: N" (the first number after it), 4. the last number anywhere.
 Numbers keep their sign, drop thousands separators, `$`, `%`, units and a trailing period, and compare by exact
 value: `5.00`, `5` and `10/2` are the same answer. `canonical_number` gives one spelling per value.
 
@@ -42,23 +42,33 @@ def canonical_number(value: Fraction) -> str:
 
 def last_number(text: str) -> str | None:
     """Canonical spelling of the last number in `text`, or None."""
+    return next(_numbers(text, from_end=True), None)
+
+
+def first_number(text: str) -> str | None:
+    """Canonical spelling of the first number in `text`, or None."""
+    return next(_numbers(text, from_end=False), None)
+
+
+def _numbers(text: str, from_end: bool):
     text = _CURRENCY_MINUS.sub("-", text.replace("\u2212", "-"))
-    for match in reversed(list(_NUMBER_RE.finditer(text))):
+    matches = list(_NUMBER_RE.finditer(text))
+    for match in reversed(matches) if from_end else matches:
         value = parse_number(match.group(0))
         if value is not None:
-            return canonical_number(value)
-    return None
+            yield canonical_number(value)
 
 
 def extract_gsm8k_answer(response: str) -> str | None:
     """The final number of a GSM8K response (canonical spelling), or None when there is no number at all."""
-    for candidates in (
-        _GSM8K_HASH.findall(response),
-        [boxed] if (boxed := last_boxed(response)) is not None else [],
-        _ANSWER_IS.findall(response),
+    boxed = last_boxed(response)
+    for candidates, pick in (
+        (_GSM8K_HASH.findall(response), first_number),
+        ([boxed] if boxed is not None else [], last_number),
+        (_ANSWER_IS.findall(response), first_number),
     ):
         for candidate in reversed(candidates):
-            number = last_number(_strip_latex_number(candidate))
+            number = pick(_strip_latex_number(candidate))
             if number is not None:
                 return number
     return last_number(_strip_latex_number(response))
