@@ -66,6 +66,8 @@ def resolve_checkpoint(ref: str) -> Path:
         return path.resolve()
     if path.exists():
         raise UserError(f"checkpoint {ref!r} is a file; pass the checkpoint directory that holds config.json")
+    if str(ref).startswith(("/", ".", "~")) or str(ref).count("/") > 1:  # a path, not an "org/name" hub id
+        raise UserError(f"checkpoint dir {ref!r} does not exist; pass an existing checkpoint dir or a cached hub id")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError
 

@@ -38,7 +38,7 @@ class MergeSpec:
 
     checkpoints: tuple[str, ...]
     weights: tuple[float, ...]
-    dtype: str = "float32"
+    dtype: str = "auto"
 
     def __post_init__(self) -> None:
         checkpoints = tuple(str(c) for c in self.checkpoints)
@@ -62,7 +62,7 @@ class MergeSpec:
         object.__setattr__(self, "dtype", canonical_dtype(self.dtype))
 
     @classmethod
-    def from_alpha(cls, pretrained: str, base: str | None, alpha: float = 1.0, dtype: str = "float32") -> "MergeSpec":
+    def from_alpha(cls, pretrained: str, base: str | None, alpha: float = 1.0, dtype: str = "auto") -> "MergeSpec":
         """WiSE-FT: theta = (1 - alpha) * theta_base + alpha * theta_pretrained; no base means no merge."""
         try:
             alpha = float(alpha)
