@@ -22,6 +22,7 @@ wipes every leftover process of a job.
 import ast
 import builtins
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -52,8 +53,15 @@ _PREIMPORT = (
 
 # ---------------------------------------------------------------------------------------------- framing helpers
 def write_frame(fd, obj):
-    data = json.dumps(obj, separators=(",", ":")).encode()
-    data = _HEADER.pack(len(data)) + data
+    write_frames(fd, [obj])
+
+
+def write_frames(fd, objs):
+    """Several frames in one write (one wake-up for the reader)."""
+    data = b""
+    for obj in objs:
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        data += _HEADER.pack(len(body)) + body
     while data:
         n = os.write(fd, data)
         data = data[n:]
@@ -77,30 +85,6 @@ def read_frame(fd):
         return None
     body = _read_exact(fd, _HEADER.unpack(head)[0])
     return None if body is None else json.loads(body)
-
-
-class FrameBuffer:
-    """Incremental frame parser for an untrusted or slow peer read inside a select loop."""
-
-    def __init__(self, max_bytes):
-        self.buf = bytearray()
-        self.max_bytes = max_bytes
-
-    def feed(self, data):
-        self.buf += data
-
-    def pop(self):
-        """Next complete frame's raw bytes, None if incomplete; raises OverflowError if a frame is too big."""
-        if len(self.buf) < _HEADER.size:
-            return None
-        size = _HEADER.unpack_from(self.buf)[0]
-        if size > self.max_bytes:
-            raise OverflowError(size)
-        if len(self.buf) < _HEADER.size + size:
-            return None
-        body = bytes(self.buf[_HEADER.size : _HEADER.size + size])
-        del self.buf[: _HEADER.size + size]
-        return body
 
 
 def sock_send(sock, obj):
@@ -222,16 +206,6 @@ def run_script(program):
     os._exit(0)
 
 
-def _tail(path):
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - _STDERR_TAIL))
-            return f.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
 # Operations on an object the checker may ask U for: they take no operand from the tests, so the program learns
 # nothing about the expected answer and could as well have returned the (plain) result directly.
 _UNARY = {"bool": bool, "len": len, "str": str, "repr": repr}
@@ -264,9 +238,9 @@ def serve_calls(program, prelude, sock, max_bytes):
     except BaseException as e:  # noqa: BLE001
         sock_send(sock, {"error": _error_kind(e), "detail": _describe(e)})
         os._exit(0)
-    names = [n for n in list(namespace) if isinstance(n, str) and not n.startswith("__")]
-    sock_send(sock, {"ready": names})
     refs = _Refs()
+    names = [n for n in list(namespace) if isinstance(n, str) and not n.startswith("__")]
+    sock_send(sock, {"ready": {n: refs.tree(namespace[n]) for n in names}})
     while True:
         raw = sock_recv(sock, max_bytes)
         if raw is None:
@@ -284,8 +258,12 @@ def serve_calls(program, prelude, sock, max_bytes):
 def _answer(req, namespace, refs):
     """One request from the checker/worker -> the encoded result tree."""
     op = req["op"]
-    if op == "global":
-        return refs.tree(namespace[req["name"]])
+    if op == "invoke":  # functional tests: [function] or [class, method] on a fresh instance
+        name, *method = req["target"]
+        target = namespace[name]
+        if method:
+            target = getattr(target(), method[0])
+        return refs.tree(target(*codec.from_tree(req["args"])))
     target = refs.get(req["ref"])
     if op == "getattr":
         return refs.tree(getattr(target, req["name"]))
@@ -305,11 +283,11 @@ def _answer(req, namespace, refs):
 
 # ------------------------------------------------------------------------------------- trusted side (child C)
 class RemoteError(Exception):
-    """An exception raised by the program inside U (kind: runtime_error / memory / ...)."""
+    """A failure inside U (kind: runtime_error / memory / ...); fatal when U is gone or unusable."""
 
-    def __init__(self, kind, detail):
+    def __init__(self, kind, detail, fatal=False):
         super().__init__(detail)
-        self.kind = kind
+        self.kind, self.fatal = kind, fatal
 
 
 class RemoteTimeout(Exception):
@@ -321,30 +299,46 @@ class NotComparable(TypeError):
 
 
 class Channel:
-    """The checker's end of the socket to U, with the current test's deadline."""
+    """The worker's end of the socket to U, with the current test's deadline (capped by the job's)."""
 
-    def __init__(self, sock, max_bytes):
+    def __init__(self, sock, max_bytes, total_deadline):
         self.sock = sock
         self.max_bytes = max_bytes
-        self.deadline = None
+        self.total_deadline = total_deadline
+        self.deadline = total_deadline
+
+    def start_test(self, seconds):
+        self.deadline = min(time.monotonic() + seconds, self.total_deadline)
 
     def request(self, obj):
+        try:
+            sock_send(self.sock, obj)
+        except OSError as e:
+            raise RemoteError("runtime_error", f"program process died ({e})", fatal=True) from None
+        return self.receive()
+
+    def receive(self):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise RemoteTimeout()
         self.sock.settimeout(remaining)
         try:
-            sock_send(self.sock, obj)
             raw = sock_recv(self.sock, self.max_bytes)
         except socket.timeout:
             raise RemoteTimeout() from None
         except OverflowError:
-            raise RemoteError("output_limit", "result too large") from None
+            raise RemoteError("output_limit", "result too large", fatal=True) from None
         except OSError as e:
-            raise RemoteError("runtime_error", f"program process died ({e})") from None
+            raise RemoteError("runtime_error", f"program process died ({e})", fatal=True) from None
         if raw is None:
-            raise RemoteError("runtime_error", "program process died")
-        return json.loads(raw)
+            raise RemoteError("runtime_error", "program process died", fatal=True)
+        try:
+            reply = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise RemoteError("runtime_error", "malformed reply", fatal=True) from None
+        if not isinstance(reply, dict):
+            raise RemoteError("runtime_error", "malformed reply", fatal=True)
+        return reply
 
     def value(self, reply):
         if "error" in reply:
@@ -431,81 +425,69 @@ def _tree_with_refs(value, depth=0):
     return codec.to_tree(value)
 
 
-def run_checker(job, sock, report_fd, max_bytes):
-    """C: run the setup code and then each test statement with the program's names as proxies.
+def check_asserts(job, channel):
+    """Run the setup code and then each test statement with the program's names as proxies; returns
+    (per-test outcomes, fatal or None). Runs in the worker: only dataset code executes here, and every value from
+    the program arrives as plain data.
 
-    Stdlib modules the tests name (``math.isclose``...) are the checker's own imports, never the program's (which
+    Stdlib modules the tests name (``math.isclose``...) are the worker's own imports, never the program's (which
     could be a fake module); builtins and setup names cannot be redefined by the program either, except a
     builtin-named function under test (see ``_only_called_under_test``)."""
-    channel = Channel(sock, max_bytes)
-    channel.deadline = time.monotonic() + job["per_test"]
-    namespace = {"__name__": "checker", "__builtins__": __builtins__}
-    try:  # U speaks first: its list of defined names, or why loading the program failed
-        sock.settimeout(max(0.001, channel.deadline - time.monotonic()))
-        raw = sock_recv(sock, max_bytes)
-        hello = json.loads(raw) if raw is not None else {"error": "runtime_error", "detail": "program died"}
-    except socket.timeout:
-        hello = {"error": "timeout", "detail": "program did not finish loading"}
-    except (OverflowError, OSError, ValueError) as e:
-        hello = {"error": "runtime_error", "detail": str(e)}
-    if "ready" not in hello:
-        write_frame(report_fd, {"fatal": hello.get("error", "runtime_error"), "detail": hello.get("detail", "")})
-        return
-    program_names = [n for n in hello["ready"] if isinstance(n, str) and n.isidentifier()]
-    for name in program_names:
+    results = []
+    channel.start_test(job["per_test"])
+    try:  # U speaks first: its globals (plain values or references), or why loading the program failed
+        hello = channel.receive()
+        if "ready" not in hello:
+            raise RemoteError(hello.get("error", "runtime_error"), hello.get("detail", ""), fatal=True)
+        program = {n: channel.value({"v": v}) for n, v in hello["ready"].items() if n.isidentifier()}
+    except RemoteTimeout:
+        return results, {"kind": "timeout", "detail": "program did not finish loading"}
+    except RemoteError as e:
+        return results, {"kind": e.kind, "detail": str(e)}
+    except (AttributeError, TypeError) as e:
+        return results, {"kind": "runtime_error", "detail": f"malformed hello: {e}"}
+    namespace = {"__name__": "checker", "__builtins__": builtins}
+    for name in program:
         if name in sys.stdlib_module_names:
             try:
                 namespace[name] = importlib.import_module(name)
             except ImportError:
                 pass
     try:
-        setup_names = _assigned_names(job["setup"])
-        trusted = set(namespace) | set(dir(builtins)) | setup_names
-        for name in program_names:
-            if name not in trusted:
-                namespace[name] = _GlobalRef(channel, name)
-        _resolve_globals(namespace)
+        trusted = set(namespace) | set(dir(builtins)) | _assigned_names(job["setup"])
+        namespace.update((n, v) for n, v in program.items() if n not in trusted)
         exec(compile(job["setup"], "<setup>", "exec"), namespace)
     except RemoteTimeout:
-        write_frame(report_fd, {"fatal": "timeout", "detail": "test setup timed out"})
-        return
+        return results, {"kind": "timeout", "detail": "test setup timed out"}
     except BaseException as e:  # noqa: BLE001 - setup needs something the program does not provide
-        kind = e.kind if isinstance(e, RemoteError) else "runtime_error"
-        write_frame(report_fd, {"fatal": kind, "detail": f"test setup failed: {_describe(e)}"})
-        return
-    shadowing = [n for n in program_names if n in trusted]
+        return results, {"kind": getattr(e, "kind", "runtime_error"), "detail": f"test setup failed: {_describe(e)}"}
+    shadowing = [n for n in program if n in trusted]
     for i, test in enumerate(job["tests"]):
-        channel.deadline = time.monotonic() + job["per_test"]
+        channel.start_test(job["per_test"])
         outcome = {"i": i, "ok": False}
+        fatal = False
         try:
             tree = ast.parse(test, f"<test {i}>")
             code = compile(tree, f"<test {i}>", "exec")
-            scope = namespace
-            allowed = [n for n in shadowing if _only_called_under_test(tree, n)]
-            if allowed:
-                scope = dict(namespace)
-                for name in allowed:
-                    scope[name] = _GlobalRef(channel, name)
-            _resolve_globals(scope)
-            exec(code, scope)
+            allowed = {n: program[n] for n in shadowing if _only_called_under_test(tree, n)}
+            exec(code, {**namespace, **allowed} if allowed else namespace)
             outcome["ok"] = True
         except AssertionError:
             outcome.update(kind="wrong_answer", detail=f"assertion failed: {test[:200]}")
         except RemoteTimeout:
             outcome.update(kind="timeout", detail=f"test {i} exceeded {job['per_test']} s")
+            fatal = True
         except RemoteError as e:
             outcome.update(kind=e.kind, detail=str(e)[:300])
+            fatal = e.fatal
         except NotComparable as e:
             outcome.update(kind="wrong_answer", detail=str(e))
-        except BaseException as e:  # noqa: BLE001 - a failure while evaluating the test expression
+        except Exception as e:  # noqa: BLE001 - a failure while evaluating the test expression
             outcome.update(kind="runtime_error", detail=_describe(e))
-        write_frame(report_fd, outcome)
-        if outcome.get("kind") in ("timeout", "output_limit") or (
-            outcome.get("kind") == "runtime_error" and "program process died" in outcome.get("detail", "")
-        ):
-            write_frame(report_fd, {"fatal": outcome["kind"], "detail": outcome["detail"]})
-            return
-    write_frame(report_fd, {"done": True})
+        results.append(outcome)
+        if fatal:  # the program process is stuck or gone: the remaining tests cannot run
+            return results, {"kind": outcome["kind"], "detail": outcome["detail"]}
+    return results, None
 
 
 def _assigned_names(source):
@@ -535,27 +517,17 @@ def _only_called_under_test(tree, name):
     return bool(uses) and all(id(n) in under_test for n in uses)
 
 
-class _GlobalRef:
-    """Placeholder for a program-defined global; resolved lazily (a value or a Remote) on first use."""
-
-    def __init__(self, channel, name):
-        self.channel, self.name = channel, name
-
-
-def _resolve_globals(namespace):
-    for name, value in list(namespace.items()):
-        if isinstance(value, _GlobalRef):
-            ch = value.channel
-            namespace[name] = ch.value(ch.request({"op": "global", "name": name}))
-
-
 # --------------------------------------------------------------------------------------- the worker process
 class Worker:
     def __init__(self, cfg, rfd, wfd):
         self.cfg = cfg
         self.rfd, self.wfd = rfd, wfd
         self.max_bytes = cfg["limits"]["output_bytes"]
+        self.file_limit = cfg["limits"]["file_size_mb"] * 1024 * 1024
         self.is_init = os.getpid() == 1
+        self.job_dir = os.path.join(cfg["scratch_root"], "job")
+        os.makedirs(self.job_dir, mode=0o700, exist_ok=True)
+        cfg["job_dir"] = self.job_dir
 
     # -- process management
     def _fork(self, child_main):
@@ -578,12 +550,14 @@ class Worker:
     def _cleanup(self, pids):
         """Kill every process this job left behind (also double-forked daemons) and reap them all."""
         for pid in pids:
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        for _ in range(1000):
+            _kill_group_and_process(pid)
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)  # SIGKILLed above: returns promptly
+            except ChildProcessError:
+                pass
+        # Survivors were orphaned to us (PID 1 of the namespace, or a subreaper): kill until none is left.
+        while self._reap():
             if self.is_init:
                 try:
                     os.kill(-1, signal.SIGKILL)  # everyone in our PID namespace except us
@@ -591,13 +565,7 @@ class Worker:
                     pass
             else:
                 for pid in self._children():
-                    for kill in (os.killpg, os.kill):
-                        try:
-                            kill(pid, signal.SIGKILL)
-                        except OSError:
-                            pass
-            if not self._reap():
-                return
+                    _kill_group_and_process(pid)
             time.sleep(0.001)
 
     def _reap(self):
@@ -632,16 +600,14 @@ class Worker:
                 return status
             if time.monotonic() >= deadline:
                 return None
-            time.sleep(0.0005)
+            time.sleep(0.0002)
 
-    def _new_job_dir(self):
-        path = tempfile.mkdtemp(prefix="job-", dir=self.cfg["scratch_root"])
-        os.chmod(path, 0o700)
-        self.cfg["job_dir"] = path
-        return path
-
-    def _remove_job_dir(self, path):
-        _rmtree(path)
+    # -- the filesystem programs may write
+    def _clear_job_dir(self):
+        """Empty the job dir (programs run with it as cwd) whatever the last program left in it."""
+        os.chmod(self.job_dir, 0o700)
+        for name in os.listdir(self.job_dir):
+            _rmtree(os.path.join(self.job_dir, name))
 
     def _wipe_private_dirs(self):
         """Empty the sandbox's private writable dirs (bwrap's /tmp and /dev/shm) so nothing one program writes
@@ -657,40 +623,16 @@ class Worker:
                 if os.path.realpath(full) != keep:
                     _rmtree(full)
 
-    # -- pumping output of U while waiting for something
-    def _pump(self, out_fd, out, until_fd, frames, deadline, stop_when):
-        """Drain U's output into `out` (bytearray, capped) and frames from until_fd into `frames` (FrameBuffer)
-        until stop_when() or deadline. Returns "ok", "timeout", "output_limit", "eof" or "frame_limit"."""
-        fds = [fd for fd in (out_fd, until_fd) if fd is not None]
-        while True:
-            if stop_when():
-                return "ok"
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return "timeout"
-            if not fds:
-                return "eof"
-            ready, _, _ = select.select(fds, [], [], remaining)
-            for fd in ready:
-                try:
-                    data = os.read(fd, 1 << 16)
-                except OSError:
-                    data = b""
-                if not data:
-                    fds.remove(fd)
-                    if fd == until_fd:
-                        return "eof"
-                    continue
-                if fd == out_fd:
-                    out += data
-                    if len(out) > self.max_bytes:
-                        return "output_limit"
-                else:
-                    frames.feed(data)
-                    try:
-                        frames.pop_all()
-                    except OverflowError:
-                        return "frame_limit"
+    def _output_file(self):
+        """An unlinked file for a program's stderr/diagnostic output (the program cannot swap it for a FIFO)."""
+        return tempfile.TemporaryFile(dir=self.cfg["scratch_root"])
+
+    def _output_tail(self, f):
+        """(last bytes of a program's output file, whether it hit the file-size limit)."""
+        size = os.fstat(f.fileno()).st_size
+        tail = os.pread(f.fileno(), _STDERR_TAIL, max(0, size - _STDERR_TAIL))
+        f.close()
+        return tail.decode("utf-8", errors="replace"), size >= self.file_limit
 
     # -- job kinds
     def run_stdio(self, job):
@@ -706,15 +648,15 @@ class Worker:
         return {"runs": runs}
 
     def _run_script_once(self, program, stdin_text, budget):
-        job_dir = self._new_job_dir()
+        self._clear_job_dir()
         with tempfile.TemporaryFile(dir=self.cfg["scratch_root"]) as f:
             f.write(stdin_text.encode())
             f.flush()
             f.seek(0)
             r, w = os.pipe()
             stdin_fd = f.fileno()
-            err_path = os.path.join(job_dir, ".stderr")
-            err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            err_file = self._output_file()
+            err_fd = err_file.fileno()
 
             def child():
                 os.close(r)
@@ -724,145 +666,106 @@ class Worker:
             t0 = time.monotonic()
             pid = self._fork(child)
         os.close(w)
-        os.close(err_fd)
-        out = bytearray()
-        # "eof" once U closed its output (normally: it exited)
-        state = self._pump(r, out, None, None, t0 + budget, lambda: False)
+        out, state = self._read_capped(r, t0 + budget)
+        # "eof" once U closed its stdout (normally: it exited)
         status = self._wait_status(pid, t0 + budget + 0.05) if state == "eof" else None
         seconds = time.monotonic() - t0
         os.close(r)
         self._cleanup([pid])
-        err = _tail(err_path)
-        self._remove_job_dir(job_dir)
-        text = out[: self.max_bytes].decode("utf-8", errors="replace")
-        result = {"stdout": text, "seconds": round(seconds, 4)}
+        err, _ = self._output_tail(err_file)
+        result = {"stdout": out.decode("utf-8", errors="replace"), "seconds": round(seconds, 4), "stderr_tail": err}
         if state == "output_limit":
             result["status"] = "output_limit"
         elif status is None:
             result["status"] = "timeout"
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
-            result["status"] = "timeout" if sig == signal.SIGXCPU else "signal"
+            result["status"] = {signal.SIGXCPU: "timeout", signal.SIGXFSZ: "output_limit"}.get(sig, "signal")
             result["signal"] = sig
         else:
             code = os.WEXITSTATUS(status)
             result["status"] = "syntax" if code == 3 and err.startswith("SyntaxError") else "exit"
             result["code"] = code
-        result["stderr_tail"] = err
         if result["status"] != "exit" or result.get("code"):
             result["stdout"] = ""
         return result
 
+    def _read_capped(self, fd, deadline):
+        """Read a program's stdout until EOF, the deadline or the output cap: (bytes, "eof"|"timeout"|...)."""
+        out = bytearray()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return bytes(out), "timeout"
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                data = os.read(fd, 1 << 16)
+                if not data:
+                    return bytes(out), "eof"
+                out += data
+                if len(out) > self.max_bytes:
+                    return bytes(out[: self.max_bytes]), "output_limit"
+
     def _start_server(self, job, total):
-        """Fork U serving calls; returns (pid, worker-side socket, output pipe read end)."""
+        """Fork U serving calls, its output going to a size-capped file; returns (pid, Channel, output file)."""
+        self._clear_job_dir()
         parent_sock, child_sock = socket.socketpair()
-        r, w = os.pipe()
+        out_file = self._output_file()
         devnull = os.open(os.devnull, os.O_RDONLY)
 
         def child():
             parent_sock.close()
-            os.close(r)
-            enter_limits(self.cfg, total, (child_sock.fileno(),), devnull, w)
+            enter_limits(self.cfg, total, (child_sock.fileno(),), devnull, out_file.fileno())
             serve_calls(job["program"], job.get("prelude", ""), child_sock, self.max_bytes)
 
         pid = self._fork(child)
         child_sock.close()
-        os.close(w)
         os.close(devnull)
-        return pid, parent_sock, r
+        return pid, Channel(parent_sock, self.max_bytes, time.monotonic() + total), out_file
+
+    def _finish_server(self, pid, channel, out_file, results, fatal):
+        channel.sock.close()
+        self._cleanup([pid])
+        tail, over = self._output_tail(out_file)
+        if over:  # U was killed by SIGXFSZ: that's why it "died"
+            fatal = {"kind": "output_limit", "detail": "program output exceeded the file-size limit"}
+            for r in results:
+                if r.get("error") == "runtime_error" or r.get("kind") == "runtime_error":
+                    r.update(error="output_limit", kind="output_limit")
+        return {"results": results, "fatal": fatal, "output": tail}
 
     def run_call(self, job):
-        """Functional tests: the worker itself drives U, forwarding encoded results to the evaluator."""
-        job_dir = self._new_job_dir()
-        t0 = time.monotonic()
-        deadline_total = t0 + job["total"]
-        pid, sock, out_r = self._start_server(job, job["total"])
-        out = bytearray()
-        frames = _SockFrames(self.max_bytes)
+        """Functional tests: send each test's arguments, return U's encoded results for the evaluator to compare."""
+        pid, channel, out_file = self._start_server(job, job["total"])
         results, fatal = [], None
-
-        def exchange(request, timeout):
-            if request is not None:
-                try:
-                    sock_send(sock, request)
-                except OSError:
-                    return {"error": "runtime_error", "detail": "program process died"}
-            deadline = min(time.monotonic() + timeout, deadline_total)
-            state = self._pump(out_r, out, sock.fileno(), frames, deadline, lambda: bool(frames.ready))
-            if state == "ok":
-                return json.loads(frames.ready.pop(0))
-            kinds = {"timeout": "timeout", "output_limit": "output_limit", "frame_limit": "output_limit"}
-            return {"error": kinds.get(state, "runtime_error"), "detail": f"program process: {state}"}
-
-        hello = exchange(None, job["per_test"])
-        if "ready" not in hello:
-            fatal = {"kind": hello.get("error", "runtime_error"), "detail": hello.get("detail", "")}
-        else:
-            for args in job["args"]:
-                t_start = time.monotonic()
-                reply = self._resolve_target(exchange, job, t_start)
-                if "v" in reply:
-                    remaining = job["per_test"] - (time.monotonic() - t_start)
-                    reply = exchange({"op": "call", "ref": reply["v"][1], "args": args, "kwargs": ["d"]}, remaining)
-                results.append(reply)
-                if reply.get("error") in ("timeout", "output_limit") or "process" in reply.get("detail", ""):
-                    fatal = {"kind": reply["error"], "detail": reply.get("detail", "")}
-                    break
-        sock.close()
-        os.close(out_r)
-        self._cleanup([pid])
-        self._remove_job_dir(job_dir)
-        return {"results": results, "fatal": fatal, "output": out[-_STDERR_TAIL:].decode(errors="replace")}
-
-    @staticmethod
-    def _resolve_target(exchange, job, t_start):
-        """Fetch the callable named by job["target"]: [func] or [class, method] (a fresh instance per test)."""
-        per_test = job["per_test"]
-
-        def left():
-            return per_test - (time.monotonic() - t_start)
-
-        target = job["target"]
-        reply = exchange({"op": "global", "name": target[0]}, left())
-        if len(target) == 2 and "v" in reply:
-            if reply["v"][:1] != ["r"]:
-                return {"error": "runtime_error", "detail": f"{target[0]} is not a class"}
-            reply = exchange({"op": "call", "ref": reply["v"][1], "args": ["l"], "kwargs": ["d"]}, left())
-            if "v" in reply and reply["v"][:1] == ["r"]:
-                reply = exchange({"op": "getattr", "ref": reply["v"][1], "name": target[1]}, left())
-        if "v" in reply and reply["v"][:1] != ["r"]:
-            return {"error": "runtime_error", "detail": f"{'.'.join(target)} is not callable"}
-        return reply
+        channel.start_test(job["per_test"])
+        try:
+            hello = channel.receive()
+            if "ready" not in hello:
+                fatal = {"kind": hello.get("error", "runtime_error"), "detail": hello.get("detail", "")}
+        except RemoteTimeout:
+            fatal = {"kind": "timeout", "detail": "program did not finish loading"}
+        except RemoteError as e:
+            fatal = {"kind": e.kind, "detail": str(e)}
+        for args in job["args"] if fatal is None else ():
+            channel.start_test(job["per_test"])
+            try:
+                reply = channel.request({"op": "invoke", "target": job["target"], "args": args})
+                results.append({k: reply[k] for k in ("v", "error", "detail") if k in reply})
+            except RemoteTimeout:
+                fatal = {"kind": "timeout", "detail": f"test {len(results)} exceeded {job['per_test']} s"}
+            except RemoteError as e:
+                results.append({"error": e.kind, "detail": str(e)})
+                if e.fatal:
+                    fatal = {"kind": e.kind, "detail": str(e)}
+            if fatal:  # U is stuck or gone: the remaining tests cannot run
+                break
+        return self._finish_server(pid, channel, out_file, results, fatal)
 
     def run_assert(self, job):
-        job_dir = self._new_job_dir()
-        t0 = time.monotonic()
-        u_pid, u_sock, out_r = self._start_server(job, job["total"])
-        rep_r, rep_w = os.pipe()
-        c_sock = u_sock
-
-        def checker():
-            os.close(rep_r)
-            os.close(out_r)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            enter_limits(self.cfg, job["total"], (c_sock.fileno(), rep_w), devnull, devnull)
-            run_checker(job, c_sock, rep_w, self.max_bytes)
-
-        c_pid = self._fork(checker)
-        os.close(rep_w)
-        u_sock.close()
-        out = bytearray()
-        frames = _PipeFrames(self.max_bytes)
-        state = self._pump(out_r, out, rep_r, frames, t0 + job["total"], lambda: frames.finished)
-        os.close(rep_r)
-        os.close(out_r)
-        self._cleanup([u_pid, c_pid])
-        self._remove_job_dir(job_dir)
-        fatal = frames.fatal
-        if fatal is None and not frames.finished:
-            kinds = {"timeout": "timeout", "output_limit": "output_limit"}
-            fatal = {"kind": kinds.get(state, "sandbox_error"), "detail": f"checker: {state}"}
-        return {"results": frames.results, "fatal": fatal, "output": out[-_STDERR_TAIL:].decode(errors="replace")}
+        pid, channel, out_file = self._start_server(job, job["total"])
+        results, fatal = check_asserts(job, channel)
+        return self._finish_server(pid, channel, out_file, results, fatal)
 
     def serve(self):
         while True:
@@ -880,6 +783,14 @@ class Worker:
             write_frame(self.wfd, result)
 
 
+def _kill_group_and_process(pid):
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def _rmtree(path):
     """Remove a tree whatever modes the program left on it (same uid, so chmod is allowed)."""
     try:
@@ -892,40 +803,6 @@ def _rmtree(path):
         os.rmdir(path)
     except (OSError, RecursionError):
         pass
-
-
-class _SockFrames(FrameBuffer):
-    def __init__(self, max_bytes):
-        super().__init__(max_bytes)
-        self.ready = []
-
-    def pop_all(self):
-        while True:
-            body = self.pop()
-            if body is None:
-                return bool(self.ready)
-            self.ready.append(body)
-
-
-class _PipeFrames(_SockFrames):
-    """Frames from the checker: per-test outcomes, then "done" or "fatal"."""
-
-    def __init__(self, max_bytes):
-        super().__init__(max_bytes)
-        self.results, self.fatal, self.finished = [], None, False
-
-    def pop_all(self):
-        super().pop_all()
-        for body in self.ready:
-            msg = json.loads(body)
-            if "fatal" in msg:
-                self.fatal, self.finished = {"kind": msg["fatal"], "detail": msg.get("detail", "")}, True
-            elif "done" in msg:
-                self.finished = True
-            else:
-                self.results.append(msg)
-        self.ready.clear()
-        return self.finished
 
 
 def main(cfg):
@@ -952,6 +829,7 @@ def main(cfg):
     os.chdir(cfg["scratch_root"])
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     write_frame(wfd, {"hello": os.getpid(), "uid": os.getuid()})
+    gc.freeze()  # keep the start-up heap out of every child's garbage collections (fewer copy-on-write faults)
     Worker(cfg, rfd, wfd).serve()
 
 

@@ -80,7 +80,7 @@ def forgery_programs() -> list[Hostile]:
           "def area(r):\n    return -1.0\n",
           ("assert math.isclose(area(1), 3.14159, rel_tol=1e-3)", "assert math.isclose(area(2), 12.566, rel_tol=1e-3)")),
         a("json_encoder_patched_constant", "import json\n_orig = json.dumps\n"
-          "json.dumps = lambda obj, **k: _orig({'v': 3} if 'v' in obj else obj, **k) if isinstance(obj, dict) else _orig(obj, **k)\n"
+          "json.dumps = lambda obj, **k: _orig({'v': 0} if 'v' in obj else obj, **k) if isinstance(obj, dict) else _orig(obj, **k)\n"
           + WRONG_ADD),
         a("globals_tampering_frames", "import sys, gc\nfor o in gc.get_objects():\n    if isinstance(o, dict) and 'tests' in o:\n"
           "        o['tests'] = ['assert True', 'assert True']\n" + WRONG_ADD),
