@@ -16,6 +16,8 @@ from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
 
 from lm_eval_tts.engines.base import GenRequest, Generation, SamplingSettings, derive_seed
 from lm_eval_tts.errors import UserError
+from lm_eval_tts.merge.cache import cached_merge, merge_key
+from lm_eval_tts.merge.spec import DTYPE_ALIASES, MergeSpec
 from lm_eval_tts.models.args import WiseFireArgs, parse_model_args
 from lm_eval_tts.models.embedded import EMBEDDED_NAME, embedded_model_dir
 
@@ -30,35 +32,71 @@ class WiseFireLM(LM):
     def __init__(self, **model_args: Any):
         super().__init__()
         self.args: WiseFireArgs = parse_model_args(model_args)
-        self.checkpoint = self._resolve_weights()
+        self.merge_spec = self._merge_spec()
         from transformers import AutoTokenizer
 
-        self.tokenizer = AutoTokenizer.from_pretrained(
-            self.args.pretrained if self.args.pretrained != EMBEDDED_NAME else self.checkpoint,
-            trust_remote_code=self.args.trust_remote_code)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.merge_spec.checkpoints[0],
+                                                       trust_remote_code=self.args.trust_remote_code)
         self.engine = self._build_engine()
 
     # ---------------------------------------------------------------- construction
-    def _resolve_weights(self) -> str:
-        """The checkpoint the engine loads (embedded model resolved; merges are handled by merge_source)."""
-        if self.args.pretrained == EMBEDDED_NAME:
-            return str(embedded_model_dir())
-        return self.args.pretrained
+    def _merge_spec(self) -> MergeSpec:
+        """The weights to evaluate: one checkpoint, or a WiSE-FT / N-way weighted merge (embedded model resolved)."""
+        a = self.args
+
+        def resolve(ref: str) -> str:
+            return str(embedded_model_dir()) if ref == EMBEDDED_NAME else ref
+
+        dtype = a.dtype if a.dtype in DTYPE_ALIASES else "auto"
+        if a.checkpoints:
+            return MergeSpec(tuple(resolve(c) for c in a.checkpoints), a.weights, dtype)
+        return MergeSpec.from_alpha(resolve(a.pretrained), resolve(a.base) if a.base else None,
+                                    a.alpha if a.alpha is not None else 1.0, dtype)
 
     def _build_engine(self):
         a = self.args
         if a.backend == "vllm":
             from lm_eval_tts.engines.vllm import VLLMEngine
 
+            checkpoint = self.merge_spec.checkpoints[0] if self.merge_spec.is_identity else str(
+                cached_merge(self.merge_spec))
             engine_kwargs = dict(a.engine_kwargs, dtype=a.dtype, trust_remote_code=a.trust_remote_code)
             if a.max_model_len is not None:
                 engine_kwargs["max_model_len"] = a.max_model_len
-            return VLLMEngine(self.checkpoint, self.tokenizer, seed=a.seed, engine_kwargs=engine_kwargs,
+            return VLLMEngine(checkpoint, self.tokenizer, seed=a.seed, engine_kwargs=engine_kwargs,
                               fire_top_k=a.fire.top_k if a.fire else 0)
         from lm_eval_tts.engines.hf import HFEngine
 
-        return HFEngine(self.checkpoint, self.tokenizer, dtype=a.dtype, device=a.device or "cpu",
-                        batch_size=a.batch_size)
+        engine = HFEngine(self.merge_spec.checkpoints[0], self.tokenizer, dtype=a.dtype, device=a.device or "cpu",
+                          batch_size=_hf_batch_size(a.batch_size))
+        if not self.merge_spec.is_identity:
+            _load_merged(engine.model, self.merge_spec)
+        return engine
+
+    def set_merge(self, spec: MergeSpec) -> None:
+        """Evaluate other merge weights with the live engine (sweeps): no engine restart, no checkpoint on disk."""
+        if self.args.backend == "vllm":
+            from lm_eval_tts.engines.weight_swap import swap_weights
+
+            swap_weights(self.engine.llm, spec)
+        else:
+            _load_merged(self.engine.model, spec)
+        self.merge_spec = spec
+
+    def get_model_info(self) -> dict:
+        """Recorded in lm-eval's results JSON (config section): which weights and which sampling were evaluated."""
+        spec = self.merge_spec
+        fire = self.args.fire
+        return {"wise_fire": {
+            "backend": self.args.backend,
+            "checkpoints": list(spec.checkpoints),
+            "weights": list(spec.weights),
+            "alpha": spec.weights[0] if len(spec.checkpoints) == 2 else None,
+            "merge_key": None if spec.is_identity else merge_key(spec),
+            "fire": None if fire is None else {"temperature": fire.temperature, "top_k": fire.top_k,
+                                               "line": fire.line},
+            "seed": self.args.seed,
+        }}
 
     # ---------------------------------------------------------------- lm-eval API
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
@@ -118,6 +156,23 @@ class WiseFireLM(LM):
             min_p=float(kwargs.get("min_p", 0.0)),
             stop=tuple(s for s in stop if s),
         )
+
+
+def _hf_batch_size(value) -> int:
+    """lm-eval's --batch_size is an int or 'auto'/'auto:N'; the transformers engine wants rows per call."""
+    return value if isinstance(value, int) and value >= 1 else 16
+
+
+def _load_merged(model, spec: MergeSpec) -> None:
+    """Replace a transformers model's weights with the merge, in memory (tied weights follow their source)."""
+    from lm_eval_tts.merge.engine import merged_state_dict
+
+    missing, unexpected = model.load_state_dict(merged_state_dict(spec), strict=False)
+    tied = set(getattr(model, "_tied_weights_keys", None) or [])
+    if unexpected or set(missing) - tied:
+        raise UserError(f"merged weights do not fit {spec.checkpoints[0]}: missing {sorted(missing)[:3]}, "
+                        f"unexpected {sorted(unexpected)[:3]}")
+    model.tie_weights()
 
 
 def _freeze(value):
