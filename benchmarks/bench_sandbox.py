@@ -6,10 +6,10 @@ Workload: the reference ``code`` of every MBPP test-split problem (task_id 11-51
 * Baseline: for every program, start a fresh sandboxed interpreter (the same bubblewrap command line, the same
   rlimits and privilege drop) that runs the program and its asserts and reports by exit status; one launcher per
   core. (Its exit-status verdict is forgeable; it is here only for speed.)
-* Ours: ``grade_programs`` on a ``SandboxPool`` (warm worker per core inside the same sandbox; per program a forked
-  program process plus a forked checker process, verdicts computed outside the program). Pool start-up included.
+* Ours: ``grade_programs`` on a ``SandboxPool`` (a warm fork server per core inside the same sandbox; per program a
+  forked, confined program process; asserts checked by the fork server on plain values). Pool start-up included.
 
-    python benchmarks/bench_sandbox.py [--reps 5] [--baseline-reps 1] [--mode bwrap]
+    python benchmarks/bench_sandbox.py [--reps 5] [--baseline-reps N (default: --reps)] [--mode bwrap]
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def ours(cases: list[AssertCase], mode: str, limits: Limits, total: float, worke
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=5, help="repetitions of the 441 programs for the pool")
-    ap.add_argument("--baseline-reps", type=int, default=1, help="repetitions for the (slow) baseline")
+    ap.add_argument("--baseline-reps", type=int, default=None, help="repetitions for the baseline (default: --reps)")
     ap.add_argument("--mode", default=None, help="sandbox mode (default: strongest available)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--timeout", type=float, default=30.0, help="per-program wall timeout, both sides")
@@ -102,6 +102,7 @@ def main() -> None:
     cases = load_cases()
     print(f"{len(cases)} MBPP test-split reference programs, mode={mode}, workers={args.workers}")
 
+    args.baseline_reps = args.baseline_reps or args.reps
     t_base, ok_base = baseline(cases * args.baseline_reps, mode, limits, args.timeout, args.workers)
     n_base = len(cases) * args.baseline_reps
     t_ours, ok_ours = ours(cases * args.reps, mode, limits, args.timeout, args.workers)
@@ -109,7 +110,7 @@ def main() -> None:
     r_base, r_ours = n_base / t_base, n_ours / t_ours
     print(f"baseline (fresh sandboxed interpreter per program): {n_base} runs in {t_base:.1f} s = {r_base:.1f} "
           f"programs/s, passed {ok_base}/{n_base}")
-    print(f"ours (warm fork-server pool, checker process):      {n_ours} runs in {t_ours:.1f} s = {r_ours:.1f} "
+    print(f"ours (warm fork-server pool):                       {n_ours} runs in {t_ours:.1f} s = {r_ours:.1f} "
           f"programs/s, passed {ok_ours}/{n_ours}")
     print(f"speed-up: {r_ours / r_base:.2f}x")
 

@@ -15,7 +15,6 @@ import queue
 import select
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -26,29 +25,36 @@ from pathlib import Path
 
 from lm_eval_tts.execution import isolation
 from lm_eval_tts.execution.isolation import Limits
+from lm_eval_tts.execution.wire import HEADER
 
 log = logging.getLogger(__name__)
-_HEADER = struct.Struct(">I")
 _HERE = Path(__file__).parent
 # How long past a job's own total timeout the pool waits before declaring the sandbox wedged.
 _GRACE_SECONDS = 10.0
 
 
+# Modules the sandbox needs, in dependency order. The package directory is hidden inside the sandbox, so their
+# sources travel on the command line and are registered under their usual names before the fork server starts.
+_SANDBOX_MODULES = ("codec", "wire", "confine", "program", "checker", "forkserver")
+
+
 def _bootstrap_source() -> str:
-    """Source passed to ``python -c``: defines the codec module under its package name, then runs the worker.
-    (The package directory itself is hidden inside the sandbox.)"""
-    codec_src = (_HERE / "codec.py").read_text()
-    worker_src = (_HERE / "_worker.py").read_text()
-    return (
-        "import sys, types\n"
-        "for _n in ('lm_eval_tts', 'lm_eval_tts.execution'):\n"
-        "    sys.modules[_n] = types.ModuleType(_n)\n"
-        "_codec = types.ModuleType('lm_eval_tts.execution.codec')\n"
-        f"exec(compile({codec_src!r}, 'codec.py', 'exec'), _codec.__dict__)\n"
-        "sys.modules['lm_eval_tts.execution.codec'] = _codec\n"
-        "sys.modules['lm_eval_tts.execution'].codec = _codec\n"
-        f"exec(compile({worker_src!r}, '_worker.py', 'exec'), {{'__name__': '__main__'}})\n"
-    )
+    """Source passed to ``python -c`` inside the sandbox."""
+    lines = [
+        "import sys, types",
+        "for _n in ('lm_eval_tts', 'lm_eval_tts.execution'):",
+        "    sys.modules[_n] = types.ModuleType(_n)",
+        "def _load(name, source):",
+        "    m = types.ModuleType('lm_eval_tts.execution.' + name)",
+        "    sys.modules[m.__name__] = m",
+        "    setattr(sys.modules['lm_eval_tts.execution'], name, m)",
+        "    exec(compile(source, name + '.py', 'exec'), m.__dict__)",
+        "    return m",
+    ]
+    for name in _SANDBOX_MODULES:
+        lines.append(f"_m = _load({name!r}, {(_HERE / (name + '.py')).read_text()!r})")
+    lines.append("_m.main(__import__('json').loads(sys.argv[1]))")
+    return "\n".join(lines) + "\n"
 
 
 class SandboxError(RuntimeError):
@@ -96,7 +102,7 @@ class _WorkerProcess:
     def send(self, obj: dict) -> bool:
         data = json.dumps(obj).encode()
         try:
-            self.proc.stdin.write(_HEADER.pack(len(data)) + data)
+            self.proc.stdin.write(HEADER.pack(len(data)) + data)
             self.proc.stdin.flush()
             return True
         except (BrokenPipeError, OSError):
@@ -106,11 +112,11 @@ class _WorkerProcess:
         """Next frame, or None on EOF / deadline."""
         fd = self.proc.stdout.fileno()
         while True:
-            if len(self.buf) >= _HEADER.size:
-                size = _HEADER.unpack_from(self.buf)[0]
-                if len(self.buf) >= _HEADER.size + size:
-                    body = bytes(self.buf[_HEADER.size : _HEADER.size + size])
-                    del self.buf[: _HEADER.size + size]
+            if len(self.buf) >= HEADER.size:
+                size = HEADER.unpack_from(self.buf)[0]
+                if len(self.buf) >= HEADER.size + size:
+                    body = bytes(self.buf[HEADER.size : HEADER.size + size])
+                    del self.buf[: HEADER.size + size]
                     return json.loads(body)
             remaining = deadline - time.monotonic()
             if remaining <= 0:

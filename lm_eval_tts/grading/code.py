@@ -3,11 +3,13 @@
 Four case kinds map the benchmark formats directly:
 
 * ``AssertCase``     MBPP / MBPP-sanitized: ``tests`` are the record's ``test_list`` assert statements, ``setup`` its
-                     ``test_setup_code`` (sanitized: ``"\\n".join(test_imports)``). The asserts run in a separate
-                     checker process; the program's functions are called remotely and only plain data comes back,
-                     so ``==`` / ``bool`` are evaluated on builtin values the program cannot forge. A builtin or setup
-                     name redefined by the program is NOT what the tests see (a program cannot redefine ``sorted``
-                     to make both sides of an assert equal).
+                     ``test_setup_code`` (sanitized: ``"\\n".join(test_imports)``). The asserts run outside the
+                     program's process; its functions are called remotely and only plain data comes back, so ``==``,
+                     ``isclose``, ``sorted``... run on builtin values the program cannot forge. Stdlib modules, builtins
+                     and setup names the tests use are the checker's own: a program cannot redefine ``sorted`` or fake
+                     ``math`` to make an assert hold (a builtin-named function under test, ``assert sum(1, 2) == 3``,
+                     is still the program's). Operand-free operations on returned objects (``bool``, ``len``,
+                     ``str``, iteration) are answered by the program; comparisons with returned objects fail.
 * ``StdioCase``      LiveCodeBench AtCoder/Codeforces: ``tests`` = ``(input, output)`` pairs from
                      ``public_test_cases`` (``testtype == "stdin"``). Outputs compare line by line after stripping;
                      a line that differs as text still matches if its whitespace-separated tokens are equal as text

@@ -1,0 +1,128 @@
+"""The untrusted side: how a program process runs the candidate program and answers requests about it.
+
+Everything here runs after ``confine.enter_limits`` in a process the program fully controls, so nothing it sends is
+trusted: the worker and the evaluator decode replies strictly (``codec``) and compare values themselves.
+
+Stdlib only: also loaded inside the sandbox.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+from lm_eval_tts.execution import codec
+from lm_eval_tts.execution.wire import sock_recv, sock_send
+
+
+def error_kind(exc):
+    if isinstance(exc, MemoryError):
+        return "memory"
+    if isinstance(exc, (SyntaxError, IndentationError)):
+        return "syntax"
+    return "runtime_error"
+
+
+def describe(exc):
+    """One line for a failure report: exception type and (truncated) message."""
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def run_script(program):
+    """U for stdio tests: run the program as __main__ with stdin/stdout already redirected."""
+    try:
+        code = compile(program, "<program>", "exec")
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
+        sys.stderr.write(f"SyntaxError: {e}\n")
+        sys.stderr.flush()
+        os._exit(3)
+    sys.argv = ["program"]
+    try:
+        exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+    except SystemExit as e:
+        code_ = e.code
+        sys.stdout.flush()
+        os._exit(code_ if isinstance(code_, int) and 0 <= code_ < 256 else (0 if code_ is None else 1))
+    except BaseException as e:  # noqa: BLE001 - report any failure of untrusted code as a runtime error
+        sys.stdout.flush()
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(4 if isinstance(e, MemoryError) else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+# Operations on an object the checker may ask U for: they take no operand from the tests, so the program learns
+# nothing about the expected answer and could as well have returned the (plain) result directly.
+_UNARY = {"bool": bool, "len": len, "str": str, "repr": repr}
+
+
+class _Refs:
+    """Objects U keeps for the checker, addressed by small integers."""
+
+    def __init__(self):
+        self.objects = []
+
+    def tree(self, value):
+        try:
+            return codec.to_tree(value)
+        except (codec.NotPlainData, RecursionError):
+            self.objects.append(value)
+            return ["r", len(self.objects) - 1]
+
+    def get(self, ref_id):
+        if not isinstance(ref_id, int) or not 0 <= ref_id < len(self.objects):
+            raise LookupError("bad reference")
+        return self.objects[ref_id]
+
+
+def serve_calls(program, prelude, sock, max_bytes):
+    """U for call/assert tests: exec prelude + program, announce the defined names, then answer requests."""
+    namespace = {"__name__": "solution", "__builtins__": __builtins__}
+    try:
+        exec(compile(prelude + "\n" + program, "<program>", "exec"), namespace)
+    except BaseException as e:  # noqa: BLE001
+        sock_send(sock, {"error": error_kind(e), "detail": describe(e)})
+        os._exit(0)
+    refs = _Refs()
+    names = [n for n in list(namespace) if isinstance(n, str) and not n.startswith("__")]
+    sock_send(sock, {"ready": {n: refs.tree(namespace[n]) for n in names}})
+    while True:
+        raw = sock_recv(sock, max_bytes)
+        if raw is None:
+            os._exit(0)
+        try:
+            reply = {"v": _answer(json.loads(raw), namespace, refs)}
+        except BaseException as e:  # noqa: BLE001 - the program's exception, reported as plain text
+            reply = {"error": error_kind(e), "detail": describe(e)}
+        try:
+            sock_send(sock, reply)
+        except (TypeError, ValueError, RecursionError) as e:  # e.g. a too-large int for JSON
+            sock_send(sock, {"error": "runtime_error", "detail": describe(e)})
+
+
+def _answer(req, namespace, refs):
+    """One request from the checker/worker -> the encoded result tree."""
+    op = req["op"]
+    if op == "invoke":  # functional tests: [function] or [class, method] on a fresh instance
+        name, *method = req["target"]
+        target = namespace[name]
+        if method:
+            target = getattr(target(), method[0])
+        return refs.tree(target(*codec.from_tree(req["args"])))
+    target = refs.get(req["ref"])
+    if op == "getattr":
+        return refs.tree(getattr(target, req["name"]))
+    if op == "setattr":
+        setattr(target, req["name"], codec.from_tree(req["value"], make_ref=refs.get))
+        return None
+    if op == "call":
+        args = codec.from_tree(req["args"], make_ref=refs.get)
+        kwargs = codec.from_tree(req["kwargs"], make_ref=refs.get)
+        return refs.tree(target(*args, **kwargs))
+    if op == "iter":  # elementwise, so plain items stay plain
+        return ["l"] + [refs.tree(item) for item in target]
+    if op in _UNARY:
+        return refs.tree(_UNARY[op](target))
+    raise ValueError(f"unknown op {op!r}")
