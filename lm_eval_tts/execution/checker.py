@@ -137,7 +137,12 @@ class Remote:
         return value
 
     def __len__(self):
-        value = self._unary("len")
+        try:
+            value = self._unary("len")
+        except RemoteError as e:
+            if e.fatal:
+                raise
+            raise TypeError(str(e)) from None  # as len() would: list(generator) then falls back to iteration
         if type(value) is not int or value < 0:
             raise NotComparable("length is not an int")
         return value

@@ -27,7 +27,13 @@ import time
 import traceback
 
 from lm_eval_tts.execution.checker import Channel, RemoteError, RemoteTimeout, check_asserts
-from lm_eval_tts.execution.confine import PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, enter_limits, prctl
+from lm_eval_tts.execution.confine import (
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE,
+    PR_SET_PDEATHSIG,
+    enter_limits,
+    prctl,
+)
 from lm_eval_tts.execution.program import describe, run_script, serve_calls
 from lm_eval_tts.execution.wire import read_frame, write_frame
 
@@ -344,6 +350,7 @@ def main(cfg):
         os.setgroups([])
         os.setgid(cfg["drop_to_uid"])
         os.setuid(cfg["drop_to_uid"])
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the launcher (bwrap/unshare); a uid change cleared it
     prctl(PR_SET_DUMPABLE, 0)
     if os.getpid() != 1:
         prctl(PR_SET_CHILD_SUBREAPER, 1)

@@ -129,10 +129,13 @@ class _WorkerProcess:
                 self.buf += chunk
 
     def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        """Kill the launcher and everything below it. The fork server must be killed directly: as PID 1 of its
+        namespace that dropped privileges it does not reliably die with bwrap."""
+        for pid in [self.proc.pid, *_descendants(self.proc.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         self.proc.wait()
         for f in (self.proc.stdin, self.proc.stdout):
             try:
@@ -142,14 +145,37 @@ class _WorkerProcess:
         self.stderr.close()
 
 
+def _descendants(root: int) -> list[int]:
+    """Host pids of all live processes below `root` (from /proc parent links)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            children.setdefault(int(stat[stat.rfind(")") + 2 :].split()[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 class SandboxPool:
     """Warm workers running jobs (dicts understood by ``_worker.py``) in parallel."""
 
-    def __init__(self, workers: int | None = None, limits: Limits = Limits(), mode: str | None = None):
+    def __init__(
+        self, workers: int | None = None, limits: Limits = Limits(), mode: str | None = None,
+        grace_seconds: float = _GRACE_SECONDS,
+    ):
         self.mode = mode or isolation.detect_mode()
         if self.mode not in isolation.available_modes():
             raise SandboxError(f"sandbox mode {self.mode!r} is not available here ({isolation.available_modes()})")
         self.limits = limits
+        self.grace_seconds = grace_seconds
         self.size = max(1, workers or os.cpu_count() or 1)
         self._lock = threading.Lock()
         self._scratch = isolation.scratch_root(self.mode)
@@ -180,8 +206,11 @@ class SandboxPool:
     def run_one(self, job: dict) -> dict:
         """Run one job on an idle worker; never raises for anything the program does."""
         w = self._idle.get()
+        if w.proc.poll() is not None:  # died while idle (weak modes: e.g. a program's kill(-1) as the same uid)
+            self._replace(w)
+            w = self._idle.get()
         try:
-            deadline = time.monotonic() + job["total"] + _GRACE_SECONDS
+            deadline = time.monotonic() + job["total"] + self.grace_seconds
             if w.send(job):
                 result = w.receive(deadline)
                 if result is not None and result.get("id") == job["id"]:

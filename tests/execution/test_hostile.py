@@ -144,9 +144,11 @@ def test_evaluator_survives_and_nothing_left_running(bwrap_results):
 def test_weaker_modes_still_refuse_forgeries(mode, world):
     if mode not in isolation.available_modes():
         pytest.skip(f"{mode} mode not available here")
+    # Not kill(-1) here: without a PID namespace it would also kill other sandboxes of the same uid on the machine
+    # (a documented weakness of these modes), e.g. those of a test session running in parallel.
     keep = {"sys_exit_before_asserts", "os_exit_before_asserts", "frame_spray_all_fds", "eq_always_true",
             "class_spoofing_int", "bool_always_true", "shadow_builtin_on_both_sides", "kill_parent",
-            "kill_minus_one", "proc_fd_of_others", "fork_bomb", "memory_bomb", "infinite_loop_c_sum",
+            "proc_fd_of_others", "fork_bomb", "memory_bomb", "infinite_loop_c_sum",
             "daemon_child_left_behind", "json_encoder_patched_constant"}
     hostile = [h for h in forgery_programs() if h.name in keep] + [env_secret_case(world)]
     assert len(hostile) == len(keep) + 1

@@ -140,3 +140,50 @@ def test_empty_input_and_json_inputs():
     assert grade() == []
     (v,) = grade(CompareCase("def f(d):\n    return sorted(d)\n", "f", (encode_args(json.loads('[{"b": 1, "a": 2}]')),), (codec.encode(["a", "b"]),)))
     assert v.passed
+
+
+def test_mbpp_setup_building_objects_with_program_classes():
+    """MBPP 927: the setup code builds a tree from the program's Node class, then the tests use it."""
+    program = (
+        "class Node:\n    def __init__(self, data):\n        self.data, self.left, self.right = data, None, None\n"
+        "def max_height(node):\n    return 0 if node is None else 1 + max(max_height(node.left), max_height(node.right))\n"
+    )
+    setup = "root = Node(1)\nroot.left = Node(2)\nroot.left.left = Node(3)\nroot1 = Node(1)"
+    (v,) = grade(AssertCase(program, ("assert (max_height(root)) == 3", "assert max_height(root1) == 1"), setup))
+    assert v.passed, v
+
+
+def test_builtin_types_as_arguments_and_truthy_objects():
+    """MBPP 533 passes `int` as an argument; sanitized 737 asserts the truth value of a re.Match."""
+    remove = "def remove_datatype(t, data_type):\n    return [x for x in t if not isinstance(x, data_type)]\n"
+    check = "import re\ndef check_str(s):\n    return re.search('^[aeiou]', s)\n"
+    v1, v2 = grade(
+        AssertCase(remove, ("assert remove_datatype((4, 5, 7.7, 1.2), int) == [7.7, 1.2]",)),
+        AssertCase(check, ('assert check_str("annie")', 'assert not check_str("dawood")')),
+    )
+    assert v1.passed and v2.passed, (v1, v2)
+
+
+def test_iterators_and_lengths_of_returned_objects():
+    program = "def evens(n):\n    return (x for x in range(n) if x % 2 == 0)\n"
+    (v,) = grade(AssertCase(program, ("assert list(evens(5)) == [0, 2, 4]", "assert 4 in evens(5)")))
+    assert v.passed, v
+    (w,) = grade(AssertCase(program, ("assert evens(5) == [0, 2, 4]",)))
+    assert not w.passed and w.failure == "wrong_answer"
+
+
+def test_stdio_output_limit_and_timeout_kinds():
+    flood = StdioCase("while True:\n    print('x' * 1000)\n", (("", "x\n"),), setup="")
+    slow = StdioCase("import time\ntime.sleep(30)\n", (("", "x\n"), ("", "x\n")), setup="")
+    v_flood, v_slow = grade(flood, slow, timeout_per_test=1.0, timeout_total=1.5)
+    assert v_flood.failure == "output_limit"
+    assert v_slow.failure == "timeout" and v_slow.tests_passed == (False, False)
+
+
+def test_compare_case_huge_ints_and_nan():
+    program = "def f(n):\n    return 3 ** n\n"
+    (v,) = grade(CompareCase(program, "f", (encode_args([5000]),), (codec.encode(3**5000),)))
+    assert v.passed
+    nan_program = "def f():\n    return float('nan')\n"
+    (w,) = grade(CompareCase(nan_program, "f", (encode_args([]),), (codec.encode(float("nan")),)))
+    assert w.passed  # EvalPlus treats nan outputs as equal to a nan reference

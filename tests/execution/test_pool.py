@@ -1,0 +1,62 @@
+"""The pool survives losing a fork server (killed or wedged): that job is a sandbox error, never a pass, and the
+old sandbox leaves no process behind."""
+
+import os
+import signal
+import threading
+import time
+
+from lm_eval_tts.execution.pool import SandboxPool
+from lm_eval_tts.grading.code import AssertCase, grade_programs
+from tests.execution.test_hostile import descendants
+
+SLOW = AssertCase("import time\ntime.sleep(3)\ndef f():\n    return 1\n", ("assert f() == 1",))
+GOOD = AssertCase("def f():\n    return 1\n", ("assert f() == 1",))
+
+
+def test_killed_worker_fails_its_job_and_is_replaced():
+    pool = SandboxPool(1, grace_seconds=2.0)
+    try:
+        (launcher,) = pool.worker_pids()
+        server = sorted(descendants([launcher]) or [launcher])[0]  # the fork server (PID 1 of its namespace)
+        threading.Timer(1.0, lambda: os.kill(server, signal.SIGKILL)).start()
+        (lost,) = grade_programs([SLOW], pool=pool, progress=False)
+        assert not lost.passed and lost.failure == "sandbox_error"
+        assert pool.restarts == 1 and pool.worker_pids() != [launcher]
+        time.sleep(0.2)
+        assert not descendants([launcher]) and not os.path.exists(f"/proc/{launcher}")  # old sandbox fully gone
+        (v,) = grade_programs([GOOD], pool=pool, progress=False)
+        assert v.passed
+    finally:
+        pool.close()
+
+
+def test_wedged_sandbox_is_abandoned_after_the_grace_period():
+    pool = SandboxPool(1, grace_seconds=1.0)
+    try:
+        (launcher,) = pool.worker_pids()
+        def freeze():
+            for pid in descendants([launcher]) | {launcher}:
+                os.kill(pid, signal.SIGSTOP)
+
+        threading.Timer(0.5, freeze).start()
+        t0 = time.monotonic()
+        (lost,) = grade_programs([SLOW], timeout_per_test=2.0, timeout_total=2.0, pool=pool, progress=False)
+        assert time.monotonic() - t0 < 2.0 + 1.0 + 5.0
+        assert not lost.passed and lost.failure == "sandbox_error"
+        (v,) = grade_programs([GOOD], pool=pool, progress=False)
+        assert v.passed
+    finally:
+        pool.close()
+
+
+def test_jobs_run_in_parallel_over_workers():
+    sleepy = AssertCase("import time\ndef f():\n    time.sleep(1)\n    return 1\n", ("assert f() == 1",))
+    pool = SandboxPool(2)
+    try:
+        t0 = time.monotonic()
+        verdicts = grade_programs([sleepy] * 4, pool=pool, progress=False)
+        assert all(v.passed for v in verdicts)
+        assert time.monotonic() - t0 < 3.9  # 4 one-second programs on 2 workers: ~2 s, not 4 s
+    finally:
+        pool.close()
