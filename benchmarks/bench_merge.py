@@ -3,7 +3,8 @@
 The inputs are SmolLM2-135M-Instruct (the embedded model) and a copy with Gaussian noise added to every weight
 (std 1e-3 times the tensor's std, fixed seed). Each tool runs as its own subprocess on a warm page cache; wall time
 and peak RSS come from os.wait4 on that process
-(fastest of --repeats runs, default 3, since the machine may be shared). Both outputs are then compared tensor by tensor.
+(fastest of --repeats runs, default 3, since the machine may be shared); CPU time (user + system) is printed
+too, as it depends less on other load than wall time does. Both outputs are then compared tensor by tensor.
 
     python benchmarks/bench_merge.py [--mergekit /work/venvs/mergekit/bin/mergekit-yaml] [--repeats 3]
 
@@ -64,17 +65,18 @@ proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subproce
 err = proc.stderr.read()
 _, status, usage = os.wait4(proc.pid, 0)
 print(json.dumps({"wall": time.perf_counter() - start, "rss_kib": usage.ru_maxrss,
+                  "cpu": usage.ru_utime + usage.ru_stime,
                   "code": os.waitstatus_to_exitcode(status), "stderr": err.decode(errors="replace")[-3000:]}))
 """
 
 
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of one subprocess."""
+def measure(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds (user + system), peak RSS in MiB) of one subprocess."""
     done = subprocess.run([sys.executable, "-S", "-c", _MEASURE, *cmd], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout)
     if result["code"] != 0:
         raise SystemExit(f"{cmd[0]} failed ({result['code']}):\n{result['stderr']}")
-    return result["wall"], result["rss_kib"] / 1024
+    return result["wall"], result["cpu"], result["rss_kib"] / 1024
 
 
 def warm(paths: list[Path]) -> None:
@@ -123,6 +125,7 @@ def main() -> None:
         ],
     }, indent=2))
 
+    load = os.getloadavg()[0]
     results = {}
     for tool in ("lm-eval-tts", "mergekit"):
         best = None
@@ -134,18 +137,20 @@ def main() -> None:
             else:
                 cmd = [args.mergekit, str(config), str(out)]
             warm([late, early])
-            wall, rss = measure(cmd)
-            best = (wall, rss, out) if best is None or wall < best[0] else best
+            wall, cpu, rss = measure(cmd)
+            best = (wall, cpu, rss, out) if best is None or wall < best[0] else best
         results[tool] = best
 
-    n, same, worst, only = compare(results["lm-eval-tts"][2], results["mergekit"][2])
+    n, same, worst, only = compare(results["lm-eval-tts"][3], results["mergekit"][3])
     size = sum(f.stat().st_size for f in late.glob("*.safetensors")) / 1e6
     print(f"inputs: {late} + perturbed copy ({size:.0f} MB each, fp32), alpha={ALPHA}, {os.cpu_count()} cores")
-    print(f"{'tool':<14}{'wall s':>10}{'peak RSS MiB':>15}")
-    for tool, (wall, rss, _) in results.items():
-        print(f"{tool:<14}{wall:>10.2f}{rss:>15.0f}")
-    (w_ours, r_ours, _), (w_mk, r_mk, _) = results["lm-eval-tts"], results["mergekit"]
+    print(f"load average before the runs: {load:.1f}")
+    print(f"{'tool':<14}{'wall s':>10}{'CPU s':>10}{'peak RSS MiB':>15}")
+    for tool, (wall, cpu, rss, _) in results.items():
+        print(f"{tool:<14}{wall:>10.2f}{cpu:>10.2f}{rss:>15.0f}")
+    (w_ours, c_ours, r_ours, _), (w_mk, c_mk, r_mk, _) = results["lm-eval-tts"], results["mergekit"]
     print(f"speed-up (mergekit wall / ours): {w_mk / w_ours:.2f}x   (goal >= 2x)")
+    print(f"CPU-time ratio (mergekit / ours): {c_mk / c_ours:.2f}x   (less sensitive to a busy machine than wall time)")
     print(f"peak RSS ratio (ours / mergekit): {r_ours / r_mk:.2f}x   (goal <= 0.5x)")
     print(f"outputs: {n} common tensors, {same} bit-identical, max |diff| {worst:.3g}; only in one output: {only}")
 
