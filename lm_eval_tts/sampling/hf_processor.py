@@ -60,10 +60,11 @@ def regular_log_weights(logits: torch.Tensor, settings: SamplingSettings) -> tor
 def draw_from_weights(log_weights: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     """Inverse-CDF draw per row: the first token whose cumulative probability exceeds that row's uniform in [0, 1).
 
-    Tokens with probability 0 are never drawn. float64 keeps the cumulative sum exact enough over a large vocab.
+    Tokens with probability 0 are never drawn. The cumulative sum runs in float64 so that it stays exact enough over
+    a large vocabulary; the weights themselves stay in the logits' precision (one pass fewer than a softmax).
     """
-    probs = torch.softmax(log_weights.to(torch.float64), dim=-1)
-    cdf = torch.cumsum(probs, dim=-1)
+    weights = torch.exp(log_weights - log_weights.max(dim=-1, keepdim=True).values)
+    cdf = torch.cumsum(weights, dim=-1, dtype=torch.float64)
     targets = (uniforms.to(torch.float64) * cdf[..., -1]).unsqueeze(-1)
     picked = torch.searchsorted(cdf, targets, right=True).squeeze(-1)
     return picked.clamp_(max=log_weights.shape[-1] - 1)
@@ -122,7 +123,8 @@ class FireSampler(LogitsProcessor):
         for row in self._rows_turning_hot(input_ids, step):
             chosen[row] = draw_hot_token(scores[row], self.fire, float(uniforms[row]))
             self.hot_steps[row] = step
-        self._logprobs.append(torch.log_softmax(scores, dim=-1).gather(-1, chosen.unsqueeze(-1)).squeeze(-1).cpu())
+        chosen_logits = scores.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
+        self._logprobs.append((chosen_logits - torch.logsumexp(scores, dim=-1)).cpu())
         point_mass = torch.full_like(scores, -math.inf)
         return point_mass.scatter_(-1, chosen.unsqueeze(-1), 0.0)
 
