@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from lm_eval_tts.errors import UserError
-from lm_eval_tts.merge.io import INDEX_NAME, TensorInfo, read_tensor
+from lm_eval_tts.merge.io import INDEX_NAME, read_tensor
 from lm_eval_tts.merge.plan import MergePlan, PlannedTensor, plan_merge
 from lm_eval_tts.merge.spec import MergeSpec
 from lm_eval_tts.merge.writer import TensorSlot, parse_size, write_shards
@@ -74,8 +74,6 @@ def merge_tensor(planned: PlannedTensor, weights: tuple[float, ...], refs: tuple
                 break
         else:
             groups.append(([weight], tensor))
-    if not groups:  # every weight is zero
-        return torch.zeros(planned.shape, dtype=planned.out_dtype)
     total = None
     for group_weights, tensor in groups:
         weight = math.fsum(group_weights)
