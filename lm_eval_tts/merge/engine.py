@@ -74,16 +74,35 @@ def merge_tensor(planned: PlannedTensor, weights: tuple[float, ...], refs: tuple
                 break
         else:
             groups.append(([weight], tensor))
-    total = None
-    for group_weights, tensor in groups:
-        weight = math.fsum(group_weights)
-        if len(groups) == 1 and weight == 1.0:
-            return tensor.to(planned.out_dtype)  # a single input, unchanged: no float32 round trip
-        term = tensor.to(torch.float32)  # our own buffer (a copy unless already float32): safe to scale in place
-        if weight != 1.0:
-            term.mul_(weight)
-        total = term if total is None else total.add_(term)
-    return total.to(planned.out_dtype)
+    terms = [(math.fsum(group_weights), tensor) for group_weights, tensor in groups]
+    if len(terms) == 1 and terms[0][0] == 1.0:
+        return terms[0][1].to(planned.out_dtype)  # a single input, unchanged: no float32 round trip
+    return weighted_sum(terms, planned.out_dtype)
+
+
+CHUNK_ELEMENTS = 1 << 18  # 1 MiB of float32: the per-chunk temporaries stay in cache
+
+
+def weighted_sum(terms: list[tuple[float, torch.Tensor]], out_dtype: torch.dtype) -> torch.Tensor:
+    """sum_i w_i * x_i in float32, chunk by chunk, cast to `out_dtype`; consumes the `x_i` (our own buffers).
+
+    Working in chunks keeps float32 temporaries small (a bf16 model never holds a float32 copy of a whole
+    tensor) and lets the first input's buffer receive the result when its dtype matches the output.
+    """
+    first = terms[0][1]
+    out = first if first.dtype == out_dtype else torch.empty(first.shape, dtype=out_dtype)
+    flat_out = out.reshape(-1)
+    flat_terms = [(weight, tensor.reshape(-1)) for weight, tensor in terms]
+    for start in range(0, flat_out.numel(), CHUNK_ELEMENTS):
+        chunk = slice(start, start + CHUNK_ELEMENTS)
+        total = None
+        for weight, flat in flat_terms:
+            term = flat[chunk].to(torch.float32)  # a view when already float32: scaling it in place is fine
+            if weight != 1.0:
+                term.mul_(weight)
+            total = term if total is None else total.add_(term)
+        flat_out[chunk] = total
+    return out
 
 
 def _identical_tensor(planned: PlannedTensor, refs: tuple[str, ...]) -> torch.Tensor:
