@@ -1,9 +1,12 @@
 import errno
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.merge import engine
@@ -291,3 +294,21 @@ def test_output_under_a_file_is_a_clear_error(make_ckpt, tmp_path):
     (tmp_path / "blocker").write_text("")
     with pytest.raises(UserError, match="a file is in the way"):
         merge_to_dir(MergeSpec.from_alpha(str(late), str(early), 0.5), tmp_path / "blocker" / "out")
+
+
+# ---- the core sum, property-tested against numpy ---------------------------------------------------------------
+@settings(max_examples=150, deadline=None)
+@given(
+    weights=st.lists(st.floats(-4, 4, allow_nan=False, width=64), min_size=1, max_size=4),
+    length=st.integers(0, 40),
+    in_dtype=st.sampled_from([torch.float32, torch.bfloat16, torch.float16]),
+    out_dtype=st.sampled_from([torch.float32, torch.bfloat16, torch.float16]),
+    seed=st.integers(0, 2**16),
+)
+def test_weighted_sum_matches_float32_reference_across_chunk_boundaries(weights, length, in_dtype, out_dtype, seed):
+    g = torch.Generator().manual_seed(seed)
+    inputs = [(torch.randn(length, generator=g) * 4).to(in_dtype) for _ in weights]
+    expected = torch.from_numpy(fp32_reference(weights, inputs)).to(out_dtype)
+    with mock.patch.object(engine, "CHUNK_ELEMENTS", 7):
+        got = engine.weighted_sum([(w, x.clone()) for w, x in zip(weights, inputs)], out_dtype)
+    assert got.dtype == out_dtype and torch.equal(got, expected)
