@@ -3,7 +3,8 @@
 Equivalence is decided by math-verify (sympy-based: fractions vs decimals, radicals, intervals, sets, matrices,
 degrees, percentages, \\text{} answers) run in a `DeadlinePool`: every comparison has a wall-clock limit that holds
 even when math-verify hangs, and a comparison that overruns counts as "not equivalent" (status "timeout").
-Answers that are identical after whitespace/\\left/\\right normalisation are accepted without a worker.
+Answers that are identical after whitespace/\\left/\\right normalisation, or plain numbers (integers, decimals,
+fractions) of equal value, are accepted without a worker; two different integers are rejected without one.
 Identical (gold, answer) pairs are graded once per grader (LRU cache).
 """
 
@@ -14,6 +15,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from fractions import Fraction
 from typing import Sequence
 
 from lm_eval_tts.grading import deadline_pool
@@ -33,6 +35,39 @@ def normalize_answer_text(answer: str) -> str:
     text = _SPACING.sub("", answer)
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     return text.strip("$").rstrip(".")
+
+
+_INTEGER = re.compile(r"-?\d+")
+_DECIMAL = re.compile(r"-?\d+\.\d+")
+_FRACTION = re.compile(r"(-?)\\frac\{(\d+)\}\{(\d+)\}|(-?\d+)/(\d+)")
+
+
+def certain_verdict(gold: str, answer: str) -> Verdict | None:
+    """Decide without math-verify when it is certain: the same normalised text, two plain numbers of equal value,
+    or two different integers. None: ask math-verify."""
+    gold_text, answer_text = normalize_answer_text(gold), normalize_answer_text(answer)
+    if gold_text == answer_text:
+        return Verdict(True, IDENTICAL)
+    gold_value, answer_value = _plain_number(gold_text), _plain_number(answer_text)
+    if gold_value is None or answer_value is None:
+        return None
+    if gold_value == answer_value:
+        return Verdict(True, IDENTICAL)
+    if _INTEGER.fullmatch(gold_text) and _INTEGER.fullmatch(answer_text):
+        return Verdict(False, DIFFERENT)
+    return None
+
+
+def _plain_number(text: str) -> Fraction | None:
+    if _INTEGER.fullmatch(text) or _DECIMAL.fullmatch(text):
+        return Fraction(text)
+    match = _FRACTION.fullmatch(text)
+    if match and match.group(2):
+        value = Fraction(int(match.group(2)), int(match.group(3))) if int(match.group(3)) else None
+        return -value if value is not None and match.group(1) else value
+    if match and int(match.group(5)):
+        return Fraction(int(match.group(4)), int(match.group(5)))
+    return None
 
 
 def default_workers() -> int:
@@ -64,8 +99,8 @@ class MathGrader:
             for i, (gold, answer) in enumerate(pairs):
                 if answer is None or not answer.strip():
                     verdicts[i] = Verdict(False, NO_ANSWER)
-                elif normalize_answer_text(gold) == normalize_answer_text(answer):
-                    verdicts[i] = Verdict(True, IDENTICAL)
+                elif (fast := certain_verdict(gold, answer)) is not None:
+                    verdicts[i] = fast
                 elif (gold, answer) in self._cache:
                     self._cache.move_to_end((gold, answer))
                     verdicts[i] = Verdict(self._cache[(gold, answer)].equivalent, self._cache[(gold, answer)].status)

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from lm_eval_tts.grading.math import MathGrader, normalize_answer_text
+from lm_eval_tts.grading.math import MathGrader, certain_verdict, normalize_answer_text
 from lm_eval_tts.grading.verdict import IDENTICAL, NO_ANSWER, TIMEOUT, VERIFIED
 
 # (reference answer from MATH / MATH-500, an equivalent answer a model might write)
@@ -188,6 +188,21 @@ def test_batch_keeps_input_order_and_deduplicates(grader):
     pairs = [("1", "1.0"), ("1", "2"), ("1", "1.0"), ("\\frac{1}{3}", "0.5")] * 5
     verdicts = grader.grade_many(pairs)
     assert [v.equivalent for v in verdicts] == [True, False, True, False] * 5
+
+
+@pytest.mark.parametrize(
+    "gold, answer, equivalent",
+    [("5", "5.0", True), ("5", "6", False), ("\\frac{1}{2}", "0.5", True), ("-\\frac{3}{4}", "-3/4", True),
+     ("12", "12.000", True), ("7", "-7", False)],
+)
+def test_plain_numbers_are_decided_without_a_worker(gold, answer, equivalent):
+    verdict = certain_verdict(gold, answer)
+    assert verdict is not None and verdict.equivalent is equivalent and verdict.seconds == 0.0
+
+
+@pytest.mark.parametrize("gold, answer", [("0.5", "0.6"), ("1,2", "12"), ("\\frac{1}{0}", "1"), ("x", "y")])
+def test_anything_less_certain_goes_to_math_verify(gold, answer):
+    assert certain_verdict(gold, answer) is None
 
 
 def test_normalize_answer_text_keeps_commands_that_merely_start_like_left_or_right():

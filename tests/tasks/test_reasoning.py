@@ -84,13 +84,13 @@ def test_plain_string_responses_give_no_logprob_or_first_token_metrics(gsm8k):
 def test_math_records_equivalent_spellings_vote_together_and_a_hang_is_wrong(math500):
     doc = math500.eval_docs[1]  # divisors of 196: 9
     assert math500.doc_to_target(doc) == "9"
-    responses = ["So there are $\\boxed{9}$ divisors.", "\\boxed{9.0}", "\\boxed{7^{7^{7^{7^{7^{7}}}}}}",
+    responses = ["So there are $\\boxed{9}$ divisors.", "\\boxed{\\sqrt{81}}", "\\boxed{7^{7^{7^{7^{7^{7}}}}}}",
                  "\\boxed{8}"]
     (records,) = math500.grade_responses([responses], [doc])
     assert [r["correct"] for r in records] == [True, True, False, False]
     assert [r["grade"] for r in records] == ["identical", "verified", "timeout", "different"]
     metrics = math500.process_results(doc, [records])
-    assert metrics["num_distinct_answers"] == 3  # 9 and 9.0 are one answer
+    assert metrics["num_distinct_answers"] == 3  # 9 and \\sqrt{81} are one answer
     assert metrics["maj@4"] == 1.0 and metrics["pass@1"] == 0.5
 
 
