@@ -9,6 +9,7 @@ Stdlib only: also loaded inside the sandbox.
 
 import ast
 import builtins
+import collections
 import importlib
 import json
 import socket
@@ -44,19 +45,40 @@ class Channel:
         self.max_bytes = max_bytes
         self.total_deadline = total_deadline
         self.deadline = total_deadline
+        self.in_flight = 0  # replies still to come for requests sent ahead (``send_ahead``)
+        self.early = collections.deque()  # such replies read early to make room for a live request
 
     def start_test(self, seconds):
         self.deadline = min(time.monotonic() + seconds, self.total_deadline)
 
     def request(self, obj):
+        """Send one request and wait for its reply (after collecting replies to requests sent ahead)."""
+        while self.in_flight:
+            self.early.append(self.receive())
+            self.in_flight -= 1
+        self._send([obj])
+        return self.receive()
+
+    def send_ahead(self, objs):
+        """Send several requests at once; their replies are then taken in order with ``next_reply``."""
+        self._send(objs)
+        self.in_flight += len(objs)
+
+    def next_reply(self):
+        if self.early:
+            return self.early.popleft()
+        self.in_flight -= 1
+        return self.receive()
+
+    def _send(self, objs):
         self._arm()
         try:
-            sock_send(self.sock, obj)
+            for obj in objs:
+                sock_send(self.sock, obj)
         except socket.timeout:  # the program is busy and does not read (large arguments)
             raise RemoteTimeout() from None
         except OSError as e:
             raise RemoteError("runtime_error", f"program process died ({e})", fatal=True) from None
-        return self.receive()
 
     def _arm(self):
         remaining = self.deadline - time.monotonic()
@@ -211,15 +233,23 @@ def check_asserts(job, channel):
     except BaseException as e:  # noqa: BLE001 - setup needs something the program does not provide
         return results, {"kind": getattr(e, "kind", "runtime_error"), "detail": f"test setup failed: {describe(e)}"}
     shadowing = [n for n in program if n in trusted]
+    compiled = []  # per test: (code, scope) or the exception compiling it raised
     for i, test in enumerate(job["tests"]):
+        try:
+            tree = ast.parse(test, f"<test {i}>")
+            allowed = {n: program[n] for n in shadowing if _only_called_under_test(tree, n)}
+            compiled.append((tree, compile(tree, f"<test {i}>", "exec"), {**namespace, **allowed}))
+        except Exception as e:  # noqa: BLE001 - a broken test in the data
+            compiled.append(e)
+    _send_calls_ahead(compiled, channel)
+    for i, (test, entry) in enumerate(zip(job["tests"], compiled)):
         channel.start_test(job["per_test"])
         outcome = {"i": i, "ok": False}
         fatal = False
         try:
-            tree = ast.parse(test, f"<test {i}>")
-            code = compile(tree, f"<test {i}>", "exec")
-            allowed = {n: program[n] for n in shadowing if _only_called_under_test(tree, n)}
-            exec(code, {**namespace, **allowed} if allowed else namespace)
+            if isinstance(entry, Exception):
+                raise entry
+            exec(entry[1], entry[2])
             outcome["ok"] = True
         except AssertionError:
             outcome.update(kind="wrong_answer", detail=f"assertion failed: {test[:200]}")
@@ -237,6 +267,90 @@ def check_asserts(job, channel):
         if fatal:  # the program process is stuck or gone: the remaining tests cannot run
             return results, {"kind": outcome["kind"], "detail": outcome["detail"]}
     return results, None
+
+
+# ------------------------------------------------------------------------------ sending the calls ahead
+# Most asserts are ``assert f(<literals>) == <expected>``: the program calls they make, and their order, are known
+# before any runs. Sending them all at once lets the program process answer them back to back, instead of one
+# round trip (two process wake-ups) per call. Only calls that sequential evaluation makes unconditionally, with
+# literal arguments and results not operated on remotely, qualify; otherwise everything runs call by call.
+_SEND_AHEAD_MAX_BYTES = 64 * 1024  # well under a socket buffer: sending never waits for the program to read
+_CONDITIONAL = (ast.BoolOp, ast.IfExp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+                ast.Dict, ast.NamedExpr, ast.Starred)
+
+
+def _send_calls_ahead(compiled, channel):
+    """If every test qualifies, send all their program calls now and make the tests take the replies in order."""
+    plans = []
+    for entry in compiled:
+        if isinstance(entry, Exception):
+            return
+        tree, _, scope = entry
+        remote = {n for n, v in scope.items() if isinstance(v, Remote)}
+        calls = _planned_calls(tree, remote)
+        if calls is None:
+            return
+        plans.append(calls)
+    requests = [
+        {"op": "call", "ref": object.__getattribute__(scope_entry[2][name], "_ref"), "args": codec.to_tree(args),
+         "kwargs": codec.to_tree(kwargs)}
+        for scope_entry, calls in zip(compiled, plans) for name, args, kwargs in calls
+    ]
+    if not requests or sum(len(json.dumps(r)) for r in requests) > _SEND_AHEAD_MAX_BYTES:
+        return
+    channel.send_ahead(requests)
+    for (_, _, scope), calls in zip(compiled, plans):
+        for name in {name for name, _, _ in calls}:
+            scope[name] = _Answered(channel, name)
+
+
+def _planned_calls(tree, remote):
+    """The program calls of a one-assert test in evaluation order, [(name, args, kwargs)], or None if the test
+    does not qualify for sending its calls ahead."""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
+        return None
+    node = tree.body[0]
+    if node.msg is not None and _mentions(node.msg, remote):
+        return None
+    calls = []
+    return calls if _collect_calls(node.test, remote, calls) else None
+
+
+def _collect_calls(node, remote, calls):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in remote:
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            return False
+        try:
+            args = [ast.literal_eval(a) for a in node.args]
+            kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+            codec.to_tree([args, kwargs])
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, codec.NotPlainData):
+            return False
+        calls.append((node.func.id, args, kwargs))
+        return True
+    if isinstance(node, ast.Name):
+        return node.id not in remote  # a program name used other than by calling it
+    if isinstance(node, _CONDITIONAL):
+        return not _mentions(node, remote)
+    if isinstance(node, (ast.Attribute, ast.Subscript)) and _mentions(node.value, remote):
+        return False  # an operation on a program call's result would be a live request
+    if isinstance(node, ast.Call) and _mentions(node.func, remote):
+        return False
+    return all(_collect_calls(child, remote, calls) for child in ast.iter_child_nodes(node))
+
+
+def _mentions(node, names):
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+
+
+class _Answered:
+    """Stands for a program function whose calls were sent ahead: each call takes the next reply."""
+
+    def __init__(self, channel, name):
+        self.channel, self.name = channel, name
+
+    def __call__(self, *args, **kwargs):
+        return self.channel.value(self.channel.next_reply())
 
 
 def _assigned_names(source):

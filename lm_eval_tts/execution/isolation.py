@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,6 @@ class Limits:
     open_files: int = 256  # RLIMIT_NOFILE
     output_bytes: int = 16 * 1024 * 1024  # stdout (and any single result) beyond this fails as "output_limit"
     scratch_mb: int = 256  # size of the sandbox's private /tmp (bwrap mode)
-
-
-@dataclass(frozen=True)
-class LaunchSpec:
-    argv: list[str]
-    config: dict = field(default_factory=dict)
 
 
 def _uid() -> int:

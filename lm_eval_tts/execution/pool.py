@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import logging
 import os
 import queue
 import select
@@ -27,14 +26,14 @@ from lm_eval_tts.execution import isolation
 from lm_eval_tts.execution.isolation import Limits
 from lm_eval_tts.execution.wire import HEADER
 
-log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
 # How long past a job's own total timeout the pool waits before declaring the sandbox wedged.
 _GRACE_SECONDS = 10.0
 
 
 # Modules the sandbox needs, in dependency order. The package directory is hidden inside the sandbox, so their
-# sources travel on the command line and are registered under their usual names before the fork server starts.
+# sources travel on the command line (one argument, ~45 KB of Linux's 128 KB per-argument limit) and are registered
+# under their usual names before the fork server starts.
 _SANDBOX_MODULES = ("codec", "wire", "confine", "program", "checker", "forkserver")
 
 
@@ -165,7 +164,7 @@ def _descendants(root: int) -> list[int]:
 
 
 class SandboxPool:
-    """Warm workers running jobs (dicts understood by ``_worker.py``) in parallel."""
+    """Warm fork servers running jobs (dicts understood by ``forkserver.py``) in parallel, one job per server."""
 
     def __init__(
         self, workers: int | None = None, limits: Limits = Limits(), mode: str | None = None,
