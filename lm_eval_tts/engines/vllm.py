@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from lm_eval_tts.engines.base import GenRequest, Generation, SamplingSettings, derive_seed, truncate_at_stop
+from lm_eval_tts.engines.weight_swap import WORKER_EXTENSION
 from lm_eval_tts.sampling.fire import FireParams, draw_hot_tokens
 
 
@@ -55,6 +56,7 @@ class VLLMEngine:
         kwargs.setdefault("enable_prefix_caching", True)
         kwargs["max_logprobs"] = max(int(kwargs.get("max_logprobs") or 20), fire_top_k)
         kwargs.setdefault("tokenizer", model)
+        kwargs.setdefault("worker_extension_cls", WORKER_EXTENSION)  # in-place weight swaps (sweeps)
         self.tokenizer = tokenizer
         self.progress = progress
         self.llm = LLM(model=str(model), seed=seed, **_cpu_safe_defaults(kwargs))
@@ -70,6 +72,12 @@ class VLLMEngine:
         self._draw_hot(requests, samples, fire)
         self._continue_after_hot(requests, samples)
         return [[self._finish(r, s) for s in group] for r, group in zip(requests, samples)]
+
+    def swap_weights(self, spec) -> None:
+        """Load the merge `spec` into the live engine (all workers), for sweeps without restarts."""
+        from lm_eval_tts.engines.weight_swap import swap_weights
+
+        swap_weights(self.llm, spec)
 
     # ------------------------------------------------------------------ passes
     def _run(self, prompts: list[list[int]], params: list) -> list:

@@ -63,8 +63,14 @@ class WiseFireLM(LM):
             engine_kwargs = dict(a.engine_kwargs, dtype=a.dtype, trust_remote_code=a.trust_remote_code)
             if a.max_model_len is not None:
                 engine_kwargs["max_model_len"] = a.max_model_len
-            return VLLMEngine(checkpoint, self.tokenizer, seed=a.seed, engine_kwargs=engine_kwargs,
-                              fire_top_k=a.fire.top_k if a.fire else 0)
+            replicas = int(engine_kwargs.pop("data_parallel_size", 1) or 1)
+            options = dict(seed=a.seed, engine_kwargs=engine_kwargs, fire_top_k=a.fire.top_k if a.fire else 0)
+            if replicas > 1:
+                from lm_eval_tts.engines.data_parallel import DataParallelVLLMEngine
+
+                return DataParallelVLLMEngine(checkpoint, self.tokenizer, size=replicas,
+                                              tokenizer_path=self.merge_spec.checkpoints[0], **options)
+            return VLLMEngine(checkpoint, self.tokenizer, **options)
         from lm_eval_tts.engines.hf import HFEngine
 
         engine = HFEngine(self.merge_spec.checkpoints[0], self.tokenizer, dtype=a.dtype, device=a.device or "cpu",
@@ -76,9 +82,7 @@ class WiseFireLM(LM):
     def set_merge(self, spec: MergeSpec) -> None:
         """Evaluate other merge weights with the live engine (sweeps): no engine restart, no checkpoint on disk."""
         if self.args.backend == "vllm":
-            from lm_eval_tts.engines.weight_swap import swap_weights
-
-            swap_weights(self.engine.llm, spec)
+            self.engine.swap_weights(spec)
         else:
             _load_merged(self.engine.model, spec)
         self.merge_spec = spec
