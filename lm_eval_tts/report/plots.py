@@ -62,6 +62,7 @@ def scaling_figure(task: str, entries: Sequence[tuple[str, TaskMetrics]], colors
                         color=colors[label])
                 jensen_drawn = True
         _log2_k_axis(ax, sorted({k for _, m in entries for k in curve(m, family)}))
+        _probability_ylim(ax)
         ax.set_title(family_title(family), fontsize=9)
         ax.set_ylabel(family_title(family).split(" (")[0])
         ax.grid(True, alpha=0.3)
@@ -205,6 +206,12 @@ def _errorbar_line(ax, points: Mapping[float, tuple[float, float | None]], *, la
     has_errors = any(not math.isnan(e) for e in errors)
     ax.errorbar(xs, ys, yerr=errors if has_errors else None, marker="o", markersize=4, capsize=3,
                 linewidth=1.5, color=color, label=label)
+
+
+def _probability_ylim(ax) -> None:
+    """Keep autoscaling for detail, but never show below 0 or above 1 (all-zero curves get [0, 0.1])."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(max(low, -0.02), min(max(high, 0.1), 1.02))
 
 
 def _log2_k_axis(ax, ks: Sequence[int]) -> None:

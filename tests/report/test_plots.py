@@ -49,6 +49,13 @@ def test_scaling_figure_panels_and_lines():
     assert len(best_ax.containers) == 1  # only the regular run has best@k
 
 
+def test_scaling_figure_y_axis_stays_within_probabilities():
+    zeros = TaskMetrics("t", "none", {"pass@1": 0.0, "pass@4": 0.0}, {"pass@1": 0.0}, 4, 4)
+    high = TaskMetrics("t", "none", {"pass@1": 0.9, "pass@4": 1.0}, {"pass@1": 0.2}, 4, 4)
+    assert scaling_figure("t", [("r", zeros)], {"r": "C0"}).axes[0].get_ylim() == (-0.02, 0.1)
+    assert scaling_figure("t", [("r", high)], {"r": "C0"}).axes[0].get_ylim()[1] == 1.02
+
+
 def test_scaling_figure_without_at_k_metrics_is_none():
     bare = TaskMetrics("t", "none", {"num_distinct_answers": 2.0}, {}, 1, 4)
     assert scaling_figure("t", [("r", bare)], {"r": "C0"}) is None
