@@ -10,7 +10,8 @@ from lm_eval_tts.merge.spec import DTYPE_ALIASES, MergeSpec
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     two = parser.add_argument_group("WiSE-FT: theta = (1 - alpha) * theta_base + alpha * theta_pretrained")
-    two.add_argument("--pretrained", metavar="LATE", help="late checkpoint dir or cached hub id (config/tokenizer from it)")
+    two.add_argument("--pretrained", metavar="LATE",
+                     help="late checkpoint dir or cached hub id (config and tokenizer come from it)")
     two.add_argument("--base", metavar="EARLY", help="early checkpoint dir or cached hub id")
     two.add_argument("--alpha", type=float, help="weight of --pretrained; < 0 or > 1 extrapolates")
     many = parser.add_argument_group("N-way: theta = sum_i w_i * theta_i (config/tokenizer from the first)")

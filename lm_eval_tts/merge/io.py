@@ -60,7 +60,7 @@ class TensorInfo:
 
 
 def resolve_checkpoint(ref: str) -> Path:
-    """A checkpoint dir for `ref`: an existing directory, or a hub id already in the local HF cache (never the network)."""
+    """The checkpoint dir for `ref`: an existing dir, or a hub id already in the local HF cache (never the network)."""
     path = Path(ref).expanduser()
     if path.is_dir():
         return path.resolve()
@@ -69,13 +69,12 @@ def resolve_checkpoint(ref: str) -> Path:
     if str(ref).startswith(("/", ".", "~")) or str(ref).count("/") > 1:  # a path, not an "org/name" hub id
         raise UserError(f"checkpoint dir {ref!r} does not exist; pass an existing checkpoint dir or a cached hub id")
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError
 
     try:
         return Path(snapshot_download(str(ref), local_files_only=True)).resolve()
-    except (HFValidationError, ValueError):
-        raise UserError(f"checkpoint {ref!r} is neither a directory nor a valid hub id; pass a checkpoint dir") from None
-    except Exception:  # huggingface_hub raises several types for "not cached" (LocalEntryNotFoundError, ...)
+    except ValueError:  # HFValidationError: not of the form "name" or "org/name"
+        raise UserError(f"checkpoint {ref!r} is neither a dir nor a valid hub id; pass a checkpoint dir") from None
+    except OSError:  # LocalEntryNotFoundError (a FileNotFoundError): not in the cache
         raise UserError(
             f"checkpoint {ref!r} is not a directory and not in the local Hugging Face cache; "
             f"pass a checkpoint dir or download it first (hf download {ref})"
@@ -83,28 +82,27 @@ def resolve_checkpoint(ref: str) -> Path:
 
 
 def read_header(file: Path) -> dict[str, TensorInfo]:
+    with open(file, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        raw_len = f.read(8)
+        header_len = struct.unpack("<Q", raw_len)[0] if len(raw_len) == 8 else -1
+        if not 0 < header_len <= size - 8:
+            raise UserError(f"{file} is not a valid safetensors file (bad header length)")
+        raw_header = f.read(header_len)
     try:
-        with open(file, "rb") as f:
-            raw_len = f.read(8)
-            if len(raw_len) != 8:
-                raise UserError(f"{file} is not a safetensors file (shorter than 8 bytes)")
-            (header_len,) = struct.unpack("<Q", raw_len)
-            size = os.fstat(f.fileno()).st_size
-            if header_len > size - 8:
-                raise UserError(f"{file} is not a valid safetensors file (header length {header_len} > file size)")
-            header = json.loads(f.read(header_len))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise UserError(f"{file} is not a valid safetensors file (unreadable JSON header)") from None
+        entries = [
+            (name, e["dtype"], tuple(map(int, e["shape"])), int(e["data_offsets"][0]), int(e["data_offsets"][1]))
+            for name, e in json.loads(raw_header).items()
+            if name != "__metadata__"
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError):  # not JSON, or not the safetensors schema
+        raise UserError(f"{file} is not a valid safetensors file (unreadable header)") from None
     data_start = 8 + header_len
     infos = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = ST_TO_TORCH.get(entry["dtype"])
+    for name, st_dtype, shape, begin, end in entries:
+        dtype = ST_TO_TORCH.get(st_dtype)
         if dtype is None:
-            raise UserError(f"tensor {name!r} in {file} has dtype {entry['dtype']}, which this merge does not support")
-        begin, end = entry["data_offsets"]
-        shape = tuple(entry["shape"])
+            raise UserError(f"tensor {name!r} in {file} has dtype {st_dtype}, which this merge does not support")
         if end - begin != math.prod(shape) * dtype.itemsize:
             raise UserError(f"{file} is corrupt: tensor {name!r} byte range does not match its shape and dtype")
         if data_start + end > size:

@@ -121,11 +121,13 @@ def _tensor_sources(checkpoints: tuple[Checkpoint, ...]) -> tuple[list[dict[str,
 
 
 def _input_embedding(checkpoint: Checkpoint, shape: tuple[int, ...]) -> str:
-    candidates = [n for n, t in checkpoint.tensors.items() if "embed" in n and t.shape == shape and n != OUTPUT_EMBEDDING]
+    candidates = [
+        n for n, t in checkpoint.tensors.items() if "embed" in n and t.shape == shape and n != OUTPUT_EMBEDDING
+    ]
     if len(candidates) != 1:
         raise UserError(
             f"checkpoint {checkpoint.ref} ties its word embeddings but others do not, and its input embedding tensor "
-            f"cannot be identified (candidates: {candidates}); save it with tie_word_embeddings=false and lm_head.weight"
+            f"cannot be identified (candidates: {candidates}); save it untied (tie_word_embeddings=false, with lm_head.weight)"
         )
     return candidates[0]
 
