@@ -140,6 +140,8 @@ def merge_to_dir(
     out_dir = Path(out_dir).expanduser().absolute()
     shard_bytes = parse_size(max_shard_size)
     plan = plan_merge(spec)
+    if out_dir.resolve() in {c.path for c in plan.checkpoints}:
+        raise UserError(f"output {out_dir} is one of the inputs; write the merge to a new dir")
     if out_dir.exists() and not overwrite:
         raise UserError(f"output {out_dir} already exists; choose a new path or pass --force to replace it")
     _make_parent(out_dir.parent)

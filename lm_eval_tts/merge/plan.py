@@ -7,6 +7,7 @@ embeddings) is found here, before any tensor data is read, and reported as one U
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -46,10 +47,7 @@ class PlannedTensor:
 
     @property
     def out_nbytes(self) -> int:
-        numel = 1
-        for dim in self.shape:
-            numel *= dim
-        return numel * self.out_dtype.itemsize
+        return math.prod(self.shape) * self.out_dtype.itemsize
 
 
 @dataclass(frozen=True)
@@ -126,8 +124,9 @@ def _input_embedding(checkpoint: Checkpoint, shape: tuple[int, ...]) -> str:
     ]
     if len(candidates) != 1:
         raise UserError(
-            f"checkpoint {checkpoint.ref} ties its word embeddings but others do not, and its input embedding tensor "
-            f"cannot be identified (candidates: {candidates}); save it untied (tie_word_embeddings=false, with lm_head.weight)"
+            f"checkpoint {checkpoint.ref} ties its word embeddings but others do not, and its input embedding "
+            f"tensor cannot be identified (candidates: {candidates}); save it untied (tie_word_embeddings=false, "
+            f"with lm_head.weight)"
         )
     return candidates[0]
 

@@ -260,6 +260,8 @@ def test_existing_output_is_refused_unless_forced(make_ckpt, tmp_path):
         merge_to_dir(spec, out)
     merge_to_dir(spec, out, overwrite=True)
     assert not (out / "old").exists() and (out / "model.safetensors").is_file()
+    with pytest.raises(UserError, match="is one of the inputs"):
+        merge_to_dir(spec, early, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["early", "late", "out"]
 
 
