@@ -1,10 +1,11 @@
 """Per-problem metric dict for a task's `process_results`, and the metric_list entries that aggregate it.
 
-Results keys (each as `"<key>,<filter>"` in lm-eval's results JSON, aggregated over problems):
-    pass@k                      mean over problems of the unbiased pass@k; `pass@k_stderr,<filter>` is its
-    maj@k                         standard error (lm-eval's `mean` aggregation computes it: sample std / sqrt(N))
+Results keys (each as `"<key>,<filter>"` in lm-eval's results JSON). The first five are means over problems
+aggregated with lm-eval's `mean`, which also writes `"<key>_stderr,<filter>"` (sample std / sqrt(#problems)):
+    pass@k                      unbiased pass@k
+    maj@k                       majority vote over k-subsets
     best@k_<score>              one family per score name, e.g. best@4_logprob, best@4_orm
-    num_distinct_answers        #EA: distinct non-None final answers among the n samples (mean over problems)
+    num_distinct_answers        #EA: distinct non-None final answers among the n samples
     num_distinct_first_tokens   distinct first generated tokens among the n samples (only with first_tokens)
     pass@1_variance             population variance over problems of per-problem pass@1 (stderr "N/A")
     jensen_bound@k              1 - (1 - mean pass@1)^k: pass@k at zero variance across problems (stderr "N/A")

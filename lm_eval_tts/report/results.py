@@ -111,8 +111,8 @@ def parse_model_args(model_args: object) -> dict[str, str]:
 def run_labels(runs: Sequence[Run]) -> list[str]:
     """A short, distinct label per run: the model_args that differ between runs (alpha, fire first).
 
-    With nothing differing (or one run) the label is the alpha/fire settings if present, else the model name;
-    runs that still share a label get their results file name appended.
+    With nothing differing (or one run) the label is the alpha/fire settings if present, else the checkpoint
+    name, the model name or the file name; runs that still share a label get their results file name appended.
     """
     shown = differing_args(runs) or [k for k in LABEL_KEYS if any(k in run.model_args for run in runs)]
     labels = []
