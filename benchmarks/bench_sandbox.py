@@ -60,7 +60,7 @@ def load_cases() -> list[AssertCase]:
 def baseline(cases: list[AssertCase], mode: str, limits: Limits, total: float, workers: int) -> tuple[float, int]:
     argv = isolation.worker_argv(mode, os.path.realpath(sys.executable), ["-c", RUNNER], limits.scratch_mb)
     nproc = isolation.nproc_limit(mode, limits)
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/tmp"}
+    env = isolation.sandbox_env("/tmp")
 
     def run(case: AssertCase) -> bool:
         job = {"uid": isolation.drop_to_uid(mode), "memory_mb": limits.memory_mb, "cpu": int(total) + 1,

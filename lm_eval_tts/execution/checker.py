@@ -218,7 +218,7 @@ def check_asserts(job, channel):
     except (AttributeError, TypeError) as e:
         return results, {"kind": "runtime_error", "detail": f"malformed hello: {e}"}
     namespace = {"__name__": "checker", "__builtins__": builtins}
-    for name in program:
+    for name in program.keys() & _referenced_names([job["setup"], *job["tests"]]):
         if name in sys.stdlib_module_names:
             try:
                 namespace[name] = importlib.import_module(name)
@@ -351,6 +351,17 @@ class _Answered:
 
     def __call__(self, *args, **kwargs):
         return self.channel.value(self.channel.next_reply())
+
+
+def _referenced_names(sources):
+    """Every identifier the (trusted) setup and tests mention."""
+    names = set()
+    for source in sources:
+        try:
+            names.update(n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name))
+        except SyntaxError:
+            pass
+    return names
 
 
 def _assigned_names(source):

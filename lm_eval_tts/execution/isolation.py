@@ -141,8 +141,10 @@ def _bwrap_prefix(scratch_mb: int) -> list[str]:
                 argv += ["--perms", "0755", "--dir", d]
                 made.add(d)
         argv += ["--ro-bind", p, p]
-    argv += ["--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "LANG", "C.UTF-8",
-             "--setenv", "HOME", "/tmp", "--chdir", "/tmp", "--"]
+    argv += ["--clearenv"]
+    for key, value in sandbox_env("/tmp").items():
+        argv += ["--setenv", key, value]
+    argv += ["--chdir", "/tmp", "--"]
     return argv
 
 
@@ -158,7 +160,16 @@ def worker_argv(mode: str, python: str, script_args: list[str], scratch_mb: int 
     if mode not in MODES:
         raise ValueError(f"unknown sandbox mode {mode!r}; use one of {MODES}")
     prefix = {"bwrap": lambda: _bwrap_prefix(scratch_mb), "unshare": _unshare_prefix, "rlimits": list}[mode]()
-    return prefix + [python, "-I", "-S", "-B", *script_args]
+    # Not -I: it would also ignore PYTHONHASHSEED. The environment is ours alone (sandbox_env), and the bootstrap
+    # removes the current directory from sys.path, which is the other half of what -I does.
+    return prefix + [python, "-s", "-S", "-B", *script_args]
+
+
+def sandbox_env(home: str) -> dict[str, str]:
+    """The whole environment of the sandbox (nothing of the evaluator's: no tokens or keys). A fixed hash seed
+    makes set/dict-of-str iteration order the same in every run, so expected outputs computed by a reference
+    solution in the sandbox are reproducible (MBPP+ ``tuple(set(...))`` answers)."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": home, "PYTHONHASHSEED": "0"}
 
 
 def drop_to_uid(mode: str) -> int | None:

@@ -41,13 +41,14 @@ def _bootstrap_source() -> str:
     """Source passed to ``python -c`` inside the sandbox."""
     lines = [
         "import sys, types",
+        "sys.path[:] = [p for p in sys.path if p not in ('', '.')]",  # never import from a writable cwd
         "for _n in ('lm_eval_tts', 'lm_eval_tts.execution'):",
         "    sys.modules[_n] = types.ModuleType(_n)",
         "def _load(name, source):",
         "    m = types.ModuleType('lm_eval_tts.execution.' + name)",
         "    sys.modules[m.__name__] = m",
         "    setattr(sys.modules['lm_eval_tts.execution'], name, m)",
-        "    exec(compile(source, name + '.py', 'exec'), m.__dict__)",
+        "    exec(compile(source, '<' + m.__name__ + '>', 'exec'), m.__dict__)",  # <...>: never read from disk
         "    return m",
     ]
     for name in _SANDBOX_MODULES:
@@ -82,8 +83,7 @@ class _WorkerProcess:
             scratch_mb=limits.scratch_mb,
         )
         self.stderr = tempfile.TemporaryFile()
-        # The evaluator's environment (tokens, keys) never reaches the sandbox, in any mode.
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": scratch}
+        env = isolation.sandbox_env(scratch)
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, start_new_session=True, env=env,
             cwd=scratch if mode != "bwrap" else "/",
@@ -108,7 +108,7 @@ class _WorkerProcess:
             return False
 
     def receive(self, deadline: float) -> dict | None:
-        """Next frame, or None on EOF / deadline."""
+        """Next frame, or None on EOF / deadline / garbage."""
         fd = self.proc.stdout.fileno()
         while True:
             if len(self.buf) >= HEADER.size:
@@ -116,7 +116,11 @@ class _WorkerProcess:
                 if len(self.buf) >= HEADER.size + size:
                     body = bytes(self.buf[HEADER.size : HEADER.size + size])
                     del self.buf[: HEADER.size + size]
-                    return json.loads(body)
+                    try:
+                        frame = json.loads(body)
+                    except (ValueError, RecursionError):  # a corrupted fork server: treat it as lost
+                        return None
+                    return frame if isinstance(frame, dict) else None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None

@@ -123,6 +123,11 @@ def forgery_programs() -> list[Hostile]:
           "        pass\n" + WRONG_ADD),
         a("fill_tmp", "import os\nfor i in range(10 ** 6):\n    try:\n        with open(f'/tmp/fill{i}', 'wb') as f:\n"
           "            f.write(b'0' * (8 * 1024 * 1024))\n    except OSError:\n        break\n" + WRONG_ADD),
+        a("plant_stdlib_module_for_checker",
+          "import os\ncode = 'import builtins\\n_len = builtins.len\\nbuiltins.len = lambda x: 3 if x == [] else _len(x)\\n'\n"
+          "for d in ('.', '..', '/tmp', os.path.expanduser('~')):\n    try:\n"
+          "        open(os.path.join(d, 'colorsys.py'), 'w').write(code)\n    except OSError:\n        pass\n"
+          "colorsys = 1\ndef f():\n    return []\n", ("assert len(f()) == 3", "assert len(f()) == 3")),
         Hostile("functional_eq_object", FunctionalCase(
             "class Any(list):\n    def __eq__(self, o):\n        return True\nclass Solution:\n"
             "    def f(self, x):\n        return Any()\n", "f", (("1", "[1, 2]"), ("2", "[3]")))),
