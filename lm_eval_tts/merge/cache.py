@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from lm_eval_tts.merge.io import resolve_checkpoint
 from lm_eval_tts.merge.spec import MergeSpec
 
 CACHE_FORMAT_VERSION = 1
+logger = logging.getLogger(__name__)
 
 
 def merged_cache_dir() -> Path:
@@ -133,12 +135,16 @@ def _ensure_root() -> Path:
 
 @contextmanager
 def _key_lock(root: Path, key: str, blocking: bool):
+    """Exclusive flock on `.<key>.lock` (released by the kernel if we are killed); yields whether we hold it."""
     with open(root / f".{key}.lock", "a") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
-            return
+            if not blocking:
+                yield False
+                return
+            logger.warning("another process is merging %s into the cache; waiting for it", key)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield True
         finally:

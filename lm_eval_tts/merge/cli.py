@@ -15,8 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     two.add_argument("--base", metavar="EARLY", help="early checkpoint dir or cached hub id")
     two.add_argument("--alpha", type=float, help="weight of --pretrained; < 0 or > 1 extrapolates")
     many = parser.add_argument_group("N-way: theta = sum_i w_i * theta_i (config/tokenizer from the first)")
-    many.add_argument("--checkpoints", nargs="+", metavar="CKPT")
-    many.add_argument("--weights", nargs="+", type=float, metavar="W")
+    many.add_argument("--checkpoints", nargs="+", metavar="CKPT", help="checkpoint dirs or cached hub ids")
+    many.add_argument("--weights", nargs="+", type=float, metavar="W", help="one weight per checkpoint (any sign)")
     parser.add_argument("-o", "--output", metavar="DIR",
                         help="output dir (must not exist); default: the merge cache, whose entry path is printed")
     parser.add_argument("--dtype", default="auto", choices=sorted(DTYPE_ALIASES),
