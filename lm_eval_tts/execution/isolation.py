@@ -1,7 +1,7 @@
 """How a sandbox worker is launched: the isolation mode and its command line.
 
-Modes, strongest first (``detect_mode`` picks the first that works here and says so once in the log when it is
-not bubblewrap):
+Modes, strongest first (``detect_mode`` picks the first that works here, or the one ``$LM_EVAL_TTS_SANDBOX`` names,
+and says so once in the log when it is not bubblewrap):
 
 * ``bwrap``   - bubblewrap: new user (unprivileged) / PID / network / IPC / UTS namespaces, read-only root,
                 private size-capped tmpfs ``/tmp``, tmpfs over home dirs and other places secrets live, fresh /dev and
@@ -29,9 +29,12 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from lm_eval_tts.errors import UserError
+
 log = logging.getLogger(__name__)
 
 MODES = ("bwrap", "unshare", "rlimits")
+MODE_ENV = "LM_EVAL_TTS_SANDBOX"  # force a mode, e.g. where bubblewrap is installed but cannot work
 SANDBOX_UID = 65534  # "nobody": used when the evaluator itself runs as root
 _SYSTEM_TOPS = {"", "bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "sys", "tmp",
                 "usr", "var"}
@@ -75,14 +78,24 @@ def available_modes() -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def detect_mode() -> str:
-    """The strongest available mode; logs one warning if that is not bubblewrap."""
-    mode = available_modes()[0]
+    """The strongest available mode, or the one named by $LM_EVAL_TTS_SANDBOX; logs one warning if that is not
+    bubblewrap."""
+    available = available_modes()
+    forced = os.environ.get(MODE_ENV, "").strip()
+    if forced and forced not in MODES:
+        raise UserError(f"{MODE_ENV}={forced!r} is not a sandbox mode: use one of {', '.join(MODES)} (or unset it)")
+    if forced and forced not in available:
+        raise UserError(
+            f"{MODE_ENV}={forced} but that sandbox mode does not work on this machine (available: "
+            f"{', '.join(available)}): install bubblewrap or unset {MODE_ENV}"
+        )
+    mode = forced or available[0]
     if mode != "bwrap":
         log.warning(
-            "bubblewrap (bwrap) is not usable here: running untrusted code in the weaker '%s' sandbox mode (%s). "
-            "Install bubblewrap for full isolation.",
+            "running untrusted code in the weaker '%s' sandbox mode (%s)%s. Install bubblewrap for full isolation.",
             mode,
             "namespaces + rlimits, filesystem not hidden" if mode == "unshare" else "rlimits only, no namespaces",
+            f", as {MODE_ENV} asks" if forced else ": bubblewrap (bwrap) is not usable here",
         )
     return mode
 

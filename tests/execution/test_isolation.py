@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from lm_eval_tts.errors import UserError
 from lm_eval_tts.execution import isolation
 from lm_eval_tts.execution.pool import SandboxError, SandboxPool
 from lm_eval_tts.grading.code import AssertCase, StdioCase, grade_programs
@@ -31,6 +32,17 @@ def test_without_bwrap_the_weaker_mode_is_said_once(fresh_detection, monkeypatch
     assert first == second != "bwrap"
     warnings = [r for r in caplog.records if "weaker" in r.getMessage()]
     assert len(warnings) == 1 and "bubblewrap" in warnings[0].getMessage()
+
+
+def test_mode_can_be_forced_and_bad_values_are_one_clear_error(fresh_detection, monkeypatch, caplog):
+    monkeypatch.setenv(isolation.MODE_ENV, "rlimits")
+    with caplog.at_level(logging.WARNING, logger=isolation.__name__):
+        assert isolation.detect_mode() == "rlimits"
+    assert "LM_EVAL_TTS_SANDBOX" in caplog.text
+    isolation.detect_mode.cache_clear()
+    monkeypatch.setenv(isolation.MODE_ENV, "docker")
+    with pytest.raises(UserError, match="LM_EVAL_TTS_SANDBOX='docker' is not a sandbox mode"):
+        isolation.detect_mode()
 
 
 def test_with_bwrap_nothing_is_logged(fresh_detection, caplog):
