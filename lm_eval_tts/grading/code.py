@@ -289,6 +289,8 @@ def _assert_verdict(case: AssertCase, result: dict) -> CodeVerdict:
 def verdict_from_result(case: Case, result: dict) -> CodeVerdict:
     """Turn the sandbox's raw report into a verdict; anything unexpected is a failure, never a pass."""
     n = _n_tests(case)
+    if n == 0:
+        return CodeVerdict(False, (), "sandbox_error", "the case has no tests: nothing was observed to pass")
     if "worker_error" in result:
         return CodeVerdict(False, (False,) * n, "sandbox_error", result["worker_error"][:500])
     if isinstance(case, StdioCase):

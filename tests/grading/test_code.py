@@ -138,6 +138,8 @@ def test_values_match():
 
 def test_empty_input_and_json_inputs():
     assert grade() == []
+    (no_tests,) = grade(AssertCase(ADD, ()))
+    assert not no_tests.passed and no_tests.failure == "sandbox_error"
     (v,) = grade(CompareCase("def f(d):\n    return sorted(d)\n", "f", (encode_args(json.loads('[{"b": 1, "a": 2}]')),), (codec.encode(["a", "b"]),)))
     assert v.passed
 
