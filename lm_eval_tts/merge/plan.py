@@ -71,10 +71,13 @@ def plan_merge(spec: MergeSpec) -> MergePlan:
     for other, names in zip(checkpoints[1:], sources[1:]):
         _check_same_names(first, sources[0], other, names)
     tensors = []
-    for name in sorted(sources[0], key=lambda n: (str(sources[0][n].file), sources[0][n].start)):
+    for name in sources[0]:
         infos = tuple(names[name] for names in sources)
         _check_compatible(name, infos, checkpoints)
         tensors.append(PlannedTensor(name, infos[0].shape, _output_dtype(infos[0].dtype, spec.dtype), infos))
+    # Non-float tensors first: a mismatch among them (found only by reading them) then stops a stream before it
+    # has produced any float tensor. The rest in file order, for sequential reads.
+    tensors.sort(key=lambda t: (t.is_float, str(t.sources[0].file), t.sources[0].start))
     return MergePlan(spec, checkpoints, tuple(tensors), _output_config(first.config, spec.dtype, untie))
 
 

@@ -314,3 +314,13 @@ def test_weighted_sum_matches_float32_reference_across_chunk_boundaries(weights,
     with mock.patch.object(engine, "CHUNK_ELEMENTS", 7):
         got = engine.weighted_sum([(w, x.clone()) for w, x in zip(weights, inputs)], out_dtype)
     assert got.dtype == out_dtype and torch.equal(got, expected)
+
+
+def test_non_float_mismatch_stops_the_stream_before_any_float_tensor(make_ckpt):
+    a, b = random_tensors(1), random_tensors(2)
+    a["z.mask"], b["z.mask"] = torch.tensor([True, False]), torch.tensor([True, True])  # stored last in the file
+    late, early = make_ckpt("late", tensors=a), make_ckpt("early", tensors=b)
+    stream = iter_merged_tensors(MergeSpec.from_alpha(str(late), str(early), 0.5))
+    assert next(stream)[0] == "model.position_ids"
+    with pytest.raises(UserError, match="non-float tensor 'z.mask' differs"):
+        next(stream)
