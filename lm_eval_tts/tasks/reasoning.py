@@ -11,6 +11,9 @@ cannot express:
   sample's `filtered_resps` next to the raw `resps`, so `--log_samples` shows every response with its extracted
   answer, correctness and scores;
 - per-doc metrics from lm_eval_tts.metrics.per_doc.doc_metrics and their aggregations (metric_specs).
+  For maj@k and #EA, answers graded correct form one group (the reference); wrong answers are grouped by their
+  spelling (GSM8K: exact value; MATH: text after whitespace/\\left/\\right normalisation), so two wrong answers
+  that are equivalent but spelled differently count as two.
 """
 
 from __future__ import annotations
