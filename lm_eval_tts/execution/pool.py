@@ -8,6 +8,7 @@ kills the whole sandbox, reports that job as a ``sandbox_error`` and starts a fr
 from __future__ import annotations
 
 import atexit
+import collections
 import json
 import os
 import queue
@@ -29,6 +30,9 @@ from lm_eval_tts.execution.wire import HEADER
 _HERE = Path(__file__).parent
 # How long past a job's own total timeout the pool waits before declaring the sandbox wedged.
 _GRACE_SECONDS = 10.0
+# A next job is queued at a busy fork server only if it is small: it then fits in the pipe (64 KiB) and writing it
+# never blocks (while the server may be blocked writing a big result that this thread has not read yet).
+_PIPELINE_MAX_BYTES = 16 * 1024
 
 
 # Modules the sandbox needs, in dependency order. The package directory is hidden inside the sandbox, so their
@@ -98,8 +102,8 @@ class _WorkerProcess:
         self.stderr.seek(0)
         return self.stderr.read()[-2000:].decode(errors="replace").strip()
 
-    def send(self, obj: dict) -> bool:
-        data = json.dumps(obj).encode()
+    def send(self, data: bytes) -> bool:
+        """Send one encoded job (``encode_job``); False if the fork server is gone."""
         try:
             self.proc.stdin.write(HEADER.pack(len(data)) + data)
             self.proc.stdin.flush()
@@ -202,32 +206,26 @@ class SandboxPool:
     def _replace(self, w: _WorkerProcess) -> None:
         w.kill()
         with self._lock:
+            if w not in self._all:  # already replaced
+                return
             self._all.remove(w)
             self.restarts += 1
         self._add_worker()
 
-    def run_one(self, job: dict) -> dict:
-        """Run one job on an idle worker; never raises for anything the program does."""
+    def _take_worker(self) -> _WorkerProcess:
         w = self._idle.get()
         if w.proc.poll() is not None:  # died while idle (weak modes: e.g. a program's kill(-1) as the same uid)
             self._replace(w)
             w = self._idle.get()
-        try:
-            deadline = time.monotonic() + job["total"] + self.grace_seconds
-            if w.send(job):
-                result = w.receive(deadline)
-                if result is not None and result.get("id") == job["id"]:
-                    self._idle.put(w)
-                    return result
-            detail = f"sandbox worker lost (stderr: {w.stderr_tail()[-300:]})"
-            self._replace(w)
-            return {"id": job["id"], "worker_error": detail}
-        except BaseException:
-            self._replace(w)
-            raise
+        return w
+
+    def run_one(self, job: dict) -> dict:
+        """Run one job on an idle worker; never raises for anything the program does."""
+        return self.run([job])[0]
 
     def run(self, jobs: Sequence[dict], on_done: Callable[[], None] | None = None) -> list[dict]:
-        """Run jobs in parallel over the workers; results in the order of jobs."""
+        """Run jobs in parallel over the workers; results in the order of jobs. Never raises for anything a program
+        does: a job whose fork server was lost gets ``{"worker_error": ...}``."""
         results: list[dict | None] = [None] * len(jobs)
         todo: queue.Queue[int] = queue.Queue()
         for i in range(len(jobs)):
@@ -235,18 +233,10 @@ class SandboxPool:
         errors: list[BaseException] = []
 
         def drain():
-            while not errors:
-                try:
-                    i = todo.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    results[i] = self.run_one(jobs[i])
-                except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-                    errors.append(e)
-                    return
-                if on_done:
-                    on_done()
+            try:
+                self._stream(jobs, todo, results, on_done)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                errors.append(e)
 
         threads = [threading.Thread(target=drain, daemon=True) for _ in range(min(self.size, len(jobs)))]
         for t in threads:
@@ -256,6 +246,55 @@ class SandboxPool:
         if errors:
             raise errors[0]
         return results  # type: ignore[return-value]
+
+    def _stream(self, jobs, todo, results, on_done) -> None:
+        """Feed one worker from `todo` until it is empty. A small next job is queued at the fork server while the
+        current one runs, so it never waits for this thread; if the server is lost, the running job fails and the
+        queued (never started) one goes back to `todo`."""
+        w = self._take_worker()
+        inflight: collections.deque[int] = collections.deque()
+        head_since = time.monotonic()
+        try:
+            while True:
+                while len(inflight) < 2:  # the running job, and at most one small job waiting in the pipe
+                    try:
+                        i = todo.get_nowait()
+                    except queue.Empty:
+                        break
+                    data = json.dumps(jobs[i]).encode()
+                    if inflight and len(data) >= _PIPELINE_MAX_BYTES:  # could fill the pipe: send it later
+                        todo.put(i)
+                        break
+                    if not inflight:
+                        head_since = time.monotonic()
+                    if not w.send(data) and inflight:  # server gone; the running job's fate tells the rest
+                        todo.put(i)
+                        break
+                    inflight.append(i)
+                if not inflight:
+                    return
+                i = inflight[0]
+                result = w.receive(head_since + jobs[i]["total"] + self.grace_seconds)
+                if result is not None and result.get("id") == jobs[i]["id"]:
+                    inflight.popleft()
+                    head_since = time.monotonic()
+                    results[i] = result
+                else:
+                    results[i] = {"id": jobs[i]["id"], "worker_error":
+                                  f"sandbox worker lost (stderr: {w.stderr_tail()[-300:]})"}
+                    inflight.popleft()
+                    while inflight:  # queued behind the lost job, never started: run them elsewhere
+                        todo.put(inflight.popleft())
+                    self._replace(w)
+                    w = self._take_worker()
+                if on_done:
+                    on_done()
+        except BaseException:
+            self._replace(w)
+            w = self._take_worker()
+            raise
+        finally:
+            self._idle.put(w)
 
     def worker_pids(self) -> list[int]:
         """Host pids of the sandbox launchers (bwrap / unshare / the worker itself), e.g. to check for leftovers."""

@@ -60,3 +60,18 @@ def test_jobs_run_in_parallel_over_workers():
         assert time.monotonic() - t0 < 3.9  # 4 one-second programs on 2 workers: ~2 s, not 4 s
     finally:
         pool.close()
+
+
+def test_losing_a_server_mid_batch_costs_only_the_running_job():
+    quick = AssertCase("import time\ndef f():\n    time.sleep(0.05)\n    return 1\n", ("assert f() == 1",))
+    pool = SandboxPool(1, grace_seconds=2.0)
+    try:
+        (launcher,) = pool.worker_pids()
+        server = sorted(descendants([launcher]) or [launcher])[0]
+        threading.Timer(0.5, lambda: os.kill(server, signal.SIGKILL)).start()
+        verdicts = grade_programs([quick] * 40, pool=pool, progress=False)
+        lost = [v for v in verdicts if not v.passed]
+        assert len(lost) <= 1 and all(v.failure == "sandbox_error" for v in lost)
+        assert pool.restarts == 1
+    finally:
+        pool.close()
