@@ -214,7 +214,9 @@ def _verdict(flags: list[bool], n: int, failure: str | None, detail: str) -> Cod
     passed = n > 0 and all(flags)
     if passed:
         return CodeVerdict(True, tuple(flags), None, "")
-    return CodeVerdict(False, tuple(flags), failure or "wrong_answer", detail[:500])
+    if failure not in FAILURE_KINDS:  # error kinds partly come from the program's process: keep them to the list
+        failure = "runtime_error" if failure else "wrong_answer"
+    return CodeVerdict(False, tuple(flags), failure, str(detail)[:500])
 
 
 def _stdio_verdict(case: StdioCase, result: dict) -> CodeVerdict:

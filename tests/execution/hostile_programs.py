@@ -128,6 +128,11 @@ def forgery_programs() -> list[Hostile]:
           "for d in ('.', '..', '/tmp', os.path.expanduser('~')):\n    try:\n"
           "        open(os.path.join(d, 'colorsys.py'), 'w').write(code)\n    except OSError:\n        pass\n"
           "colorsys = 1\ndef f():\n    return []\n", ("assert len(f()) == 3", "assert len(f()) == 3")),
+        Hostile("functional_forged_error_kind", FunctionalCase(
+            "import json, socket\nclass Solution:\n    def f(self, x):\n        raise SystemExit\n"
+            "_orig = json.dumps\njson.dumps = lambda o, **k: _orig({'error': 'passed', 'detail': 'ok'} "
+            "if isinstance(o, dict) and ('v' in o or 'error' in o) else o, **k)\n", "f", (("1", "1"),)),
+            ("runtime_error",)),
         Hostile("functional_eq_object", FunctionalCase(
             "class Any(list):\n    def __eq__(self, o):\n        return True\nclass Solution:\n"
             "    def f(self, x):\n        return Any()\n", "f", (("1", "[1, 2]"), ("2", "[3]")))),
