@@ -11,18 +11,11 @@ HEADER = struct.Struct(">I")
 
 
 def write_frame(fd, obj):
-    write_frames(fd, [obj])
-
-
-def write_frames(fd, objs):
-    """Several frames in one write (one wake-up for the reader)."""
-    data = b""
-    for obj in objs:
-        body = json.dumps(obj, separators=(",", ":")).encode()
-        data += HEADER.pack(len(body)) + body
+    """One frame to a file descriptor (the fork server's reply pipe)."""
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    data = memoryview(HEADER.pack(len(body)) + body)
     while data:
-        n = os.write(fd, data)
-        data = data[n:]
+        data = data[os.write(fd, data):]
 
 
 def _read_exact(fd, n):
