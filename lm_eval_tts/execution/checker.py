@@ -22,7 +22,7 @@ from lm_eval_tts.execution.wire import sock_recv, sock_send
 
 
 class RemoteError(Exception):
-    """A failure inside U (kind: runtime_error / memory / ...); fatal when U is gone or unusable."""
+    """A failure in the program process (kind: runtime_error / memory / ...); fatal when it is gone or stuck."""
 
     def __init__(self, kind, detail, fatal=False):
         super().__init__(detail)
@@ -38,7 +38,7 @@ class NotComparable(TypeError):
 
 
 class Channel:
-    """The worker's end of the socket to U, with the current test's deadline (capped by the job's)."""
+    """The fork server's end of the socket to the program process, with the current test's deadline (capped by the job's)."""
 
     def __init__(self, sock, max_bytes, total_deadline):
         self.sock = sock
@@ -116,7 +116,7 @@ class Channel:
 
 
 class Remote:
-    """Proxy for an object living in U. Calls, attribute reads and operand-free operations (bool, len, str, repr,
+    """Proxy for an object living in the program process. Calls, attribute reads and operand-free operations (bool, len, str, repr,
     iteration) are forwarded and their results come back as plain data. Comparisons refuse: an object asked
     "are you equal to X?" would see the expected answer X (``in`` falls back to iteration, compared here)."""
 
@@ -186,7 +186,7 @@ def _require_str(value):
 
 
 def _tree_with_refs(value, depth=0):
-    """Arguments may mix plain data with proxies of objects already living in U (e.g. a program's class)."""
+    """Arguments may mix plain data with proxies of objects already in the program process (e.g. a program's class)."""
     if isinstance(value, Remote):
         return ["r", object.__getattribute__(value, "_ref")]
     if isinstance(value, (list, tuple)) and depth < codec.MAX_DEPTH:
@@ -198,15 +198,15 @@ def _tree_with_refs(value, depth=0):
 
 def check_asserts(job, channel):
     """Run the setup code and then each test statement with the program's names as proxies; returns
-    (per-test outcomes, fatal or None). Runs in the worker: only dataset code executes here, and every value from
+    (per-test outcomes, fatal or None). Runs in the fork server: only dataset code executes here, and every value from
     the program arrives as plain data.
 
-    Stdlib modules the tests name (``math.isclose``...) are the worker's own imports, never the program's (which
+    Stdlib modules the tests name (``math.isclose``...) are the fork server's own imports, never the program's (which
     could be a fake module); builtins and setup names cannot be redefined by the program either, except a
     builtin-named function under test (see ``_only_called_under_test``)."""
     results = []
     channel.start_test(job["per_test"])
-    try:  # U speaks first: its globals (plain values or references), or why loading the program failed
+    try:  # the program process speaks first: its globals (plain values or references), or why loading the program failed
         hello = channel.receive()
         if "ready" not in hello:
             raise RemoteError(hello.get("error", "runtime_error"), hello.get("detail", ""), fatal=True)

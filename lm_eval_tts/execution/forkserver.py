@@ -195,7 +195,7 @@ class Worker:
             pid = self._fork(child)
         os.close(w)
         out, state = self._read_capped(r, t0 + budget)
-        # "eof" once U closed its stdout (normally: it exited)
+        # "eof" once the program closed its stdout (normally: it exited)
         status = self._wait_status(pid, t0 + budget + 0.05) if state == "eof" else None
         seconds = time.monotonic() - t0
         os.close(r)
@@ -235,7 +235,7 @@ class Worker:
                     return bytes(out[: self.max_bytes]), "output_limit"
 
     def _start_server(self, job, total):
-        """Fork U serving calls, its output going to a size-capped file; returns (pid, Channel, output file)."""
+        """Fork a program process serving calls, its output going to a size-capped file; returns (pid, Channel, output file)."""
         self._clear_job_dir()
         parent_sock, child_sock = socket.socketpair()
         out_file = self._output_file()
@@ -255,7 +255,7 @@ class Worker:
         channel.sock.close()
         self._cleanup([pid])
         tail, over = self._output_tail(out_file)
-        if over:  # U was killed by SIGXFSZ: that's why it "died"
+        if over:  # the program process was killed by SIGXFSZ: that's why it "died"
             fatal = {"kind": "output_limit", "detail": "program output exceeded the file-size limit"}
             for r in results:
                 if r.get("error") == "runtime_error" or r.get("kind") == "runtime_error":
@@ -263,7 +263,7 @@ class Worker:
         return {"results": results, "fatal": fatal, "output": tail}
 
     def run_call(self, job):
-        """Functional tests: send each test's arguments, return U's encoded results for the evaluator to compare."""
+        """Functional tests: send each test's arguments, return the encoded results for the evaluator to compare."""
         pid, channel, out_file = self._start_server(job, job["total"])
         results, fatal = [], None
         channel.start_test(job["per_test"])
@@ -286,7 +286,7 @@ class Worker:
                 results.append({"error": e.kind, "detail": str(e)})
                 if e.fatal:
                     fatal = {"kind": e.kind, "detail": str(e)}
-            if fatal:  # U is stuck or gone: the remaining tests cannot run
+            if fatal:  # the program process is stuck or gone: the remaining tests cannot run
                 break
         return self._finish_server(pid, channel, out_file, results, fatal)
 

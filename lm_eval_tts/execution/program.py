@@ -29,7 +29,7 @@ def describe(exc):
 
 
 def run_script(program):
-    """U for stdio tests: run the program as __main__ with stdin/stdout already redirected."""
+    """Stdio tests: run the program as __main__ with stdin/stdout already redirected."""
     try:
         code = compile(program, "<program>", "exec")
     except (SyntaxError, ValueError, MemoryError, RecursionError) as e:
@@ -53,13 +53,13 @@ def run_script(program):
     os._exit(0)
 
 
-# Operations on an object the checker may ask U for: they take no operand from the tests, so the program learns
+# Operations on an object the checker may ask about: they take no operand from the tests, so the program learns
 # nothing about the expected answer and could as well have returned the (plain) result directly.
 _UNARY = {"bool": bool, "len": len, "str": str, "repr": repr}
 
 
 class _Refs:
-    """Objects U keeps for the checker, addressed by small integers."""
+    """Objects the program process keeps for the checker, addressed by small integers."""
 
     def __init__(self):
         self.objects = []
@@ -78,7 +78,7 @@ class _Refs:
 
 
 def serve_calls(program, prelude, sock, max_bytes):
-    """U for call/assert tests: exec prelude + program, announce the defined names, then answer requests."""
+    """Call/assert tests: exec prelude + program, announce the defined names, then answer requests."""
     namespace = {"__name__": "solution", "__builtins__": __builtins__}
     try:
         exec(compile(prelude + "\n" + program, "<program>", "exec"), namespace)
