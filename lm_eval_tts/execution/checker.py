@@ -38,7 +38,8 @@ class NotComparable(TypeError):
 
 
 class Channel:
-    """The fork server's end of the socket to the program process, with the current test's deadline (capped by the job's)."""
+    """The fork server's end of the socket to the program process, with the current test's deadline (capped by
+    the job's)."""
 
     def __init__(self, sock, max_bytes, total_deadline):
         self.sock = sock
@@ -116,9 +117,10 @@ class Channel:
 
 
 class Remote:
-    """Proxy for an object living in the program process. Calls, attribute reads and operand-free operations (bool, len, str, repr,
-    iteration) are forwarded and their results come back as plain data. Comparisons refuse: an object asked
-    "are you equal to X?" would see the expected answer X (``in`` falls back to iteration, compared here)."""
+    """Proxy for an object living in the program process. Calls, attribute reads and operand-free operations (bool,
+    len, str, repr, iteration) are forwarded and their results come back as plain data. Comparisons refuse: an
+    object asked "are you equal to X?" would see the expected answer X (``in`` falls back to iteration, compared
+    here)."""
 
     __slots__ = ("_channel", "_ref")
 
@@ -206,7 +208,8 @@ def check_asserts(job, channel):
     builtin-named function under test (see ``_only_called_under_test``)."""
     results = []
     channel.start_test(job["per_test"])
-    try:  # the program process speaks first: its globals (plain values or references), or why loading the program failed
+    # The program process speaks first: its globals (plain values or references), or why loading the program failed.
+    try:
         hello = channel.receive()
         if "ready" not in hello:
             raise RemoteError(hello.get("error", "runtime_error"), hello.get("detail", ""), fatal=True)

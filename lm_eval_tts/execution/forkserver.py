@@ -235,7 +235,8 @@ class Worker:
                     return bytes(out[: self.max_bytes]), "output_limit"
 
     def _start_server(self, job, total):
-        """Fork a program process serving calls, its output going to a size-capped file; returns (pid, Channel, output file)."""
+        """Fork a program process serving calls, its output going to a size-capped file.
+        Returns (pid, Channel, output file)."""
         self._clear_job_dir()
         parent_sock, child_sock = socket.socketpair()
         out_file = self._output_file()

@@ -162,7 +162,8 @@ def _bwrap_prefix(scratch_mb: int) -> list[str]:
 
 
 def _unshare_prefix() -> list[str]:
-    argv = [shutil.which("unshare") or "unshare", "--net", "--pid", "--fork", "--mount", "--mount-proc", "--ipc", "--uts", "--kill-child"]
+    argv = [shutil.which("unshare") or "unshare", "--net", "--pid", "--fork", "--mount", "--mount-proc", "--ipc",
+            "--uts", "--kill-child"]
     if _uid() != 0:
         argv.insert(1, "--map-root-user")
     return argv

@@ -10,7 +10,9 @@ from lm_eval_tts.execution import codec
 
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | st.binary()
            | st.complex_numbers(allow_nan=False))
-hashables = st.recursive(scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3), max_leaves=8)
+hashables = st.recursive(
+    scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3), max_leaves=8
+)
 values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.sets(hashables, max_size=4)

@@ -17,9 +17,8 @@ import pytest
 from lm_eval_tts.execution import isolation
 from lm_eval_tts.execution.pool import SandboxPool
 from lm_eval_tts.grading.code import AssertCase, grade_programs
-from tests.execution.hostile_programs import ADD_TESTS, escape_programs, forgery_programs
+from tests.execution.hostile_programs import ADD_TESTS, SECRET_ENV, escape_programs, forgery_programs
 
-SECRET_ENV = "LM_EVAL_TTS_HOSTILE_SECRET"
 
 
 def descendants(pids: list[int]) -> set[int]:
@@ -91,21 +90,17 @@ def run_suite(mode: str, cases: list, world: dict):
         pool.close()
 
 
-def env_secret_case(world):
-    from tests.execution.hostile_programs import Hostile
-    from lm_eval_tts.grading.code import StdioCase
-
-    return Hostile("read_evaluator_environment",
-                   StdioCase(f"import os\nprint(os.environ.get({SECRET_ENV!r}, ''), end='')\n", (("", world["secret"]),)))
+def escape_args(world: dict) -> dict:
+    keys = ("secret_path", "secret", "home_secret_path", "project_file", "project_text")
+    return {**{k: world[k] for k in keys}, "outside_dir": world["outside"],
+            "port": world["tcp"].getsockname()[1], "udp_port": world["udp"].getsockname()[1]}
 
 
 @pytest.fixture(scope="module")
 def bwrap_results(world):
     if "bwrap" not in isolation.available_modes():
         pytest.skip("bubblewrap not installed (CI installs it)")
-    hostile = forgery_programs() + [env_secret_case(world)] + escape_programs(
-        world["secret_path"], world["secret"], world["home_secret_path"], world["project_file"],
-        world["project_text"], world["outside"], world["tcp"].getsockname()[1], world["udp"].getsockname()[1])
+    hostile = forgery_programs() + escape_programs(**escape_args(world))
     verdicts, sane, n_base, n_left, restarts = run_suite("bwrap", [h.case for h in hostile], world)
     return hostile, verdicts, sane, n_base, n_left, restarts
 
@@ -149,9 +144,9 @@ def test_weaker_modes_still_refuse_forgeries(mode, world):
     keep = {"sys_exit_before_asserts", "os_exit_before_asserts", "frame_spray_all_fds", "eq_always_true",
             "class_spoofing_int", "bool_always_true", "shadow_builtin_on_both_sides", "kill_parent",
             "proc_fd_of_others", "fork_bomb", "memory_bomb", "infinite_loop_c_sum",
-            "daemon_child_left_behind", "json_encoder_patched_constant"}
-    hostile = [h for h in forgery_programs() if h.name in keep] + [env_secret_case(world)]
-    assert len(hostile) == len(keep) + 1
+            "daemon_child_left_behind", "json_encoder_patched_constant", "read_evaluator_environment"}
+    hostile = [h for h in forgery_programs() + escape_programs(**escape_args(world)) if h.name in keep]
+    assert len(hostile) == len(keep)
     verdicts, sane, n_base, n_left, _ = run_suite(mode, [h.case for h in hostile], world)
     assert [h.name for h, v in zip(hostile, verdicts) if v.passed or any(v.tests_passed)] == []
     assert sane.passed

@@ -36,7 +36,8 @@ def test_assert_case_pass_and_partial():
 
 
 def test_assert_case_setup_and_helpers_from_setup():
-    (v,) = grade(AssertCase("def area(r):\n    return math.pi * r * r\n", ("assert math.isclose(area(1), 3.14159, rel_tol=1e-3)",), "import math"))
+    program = "def area(r):\n    return math.pi * r * r\n"
+    (v,) = grade(AssertCase(program, ("assert math.isclose(area(1), 3.14159, rel_tol=1e-3)",), "import math"))
     assert v.passed, v
 
 
@@ -47,7 +48,10 @@ def test_assert_case_program_may_define_builtin_named_function_under_test():
 
 
 def test_assert_case_objects_and_methods():
-    program = "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n    def total(self):\n        return self.a + self.b\n"
+    program = (
+        "class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n"
+        "    def total(self):\n        return self.a + self.b\n"
+    )
     (v,) = grade(AssertCase(program, ("assert Pair(2, 3).total() == 5", "assert Pair(2, 3).a == 2")))
     assert v.passed, v
 
@@ -140,7 +144,8 @@ def test_empty_input_and_json_inputs():
     assert grade() == []
     (no_tests,) = grade(AssertCase(ADD, ()))
     assert not no_tests.passed and no_tests.failure == "sandbox_error"
-    (v,) = grade(CompareCase("def f(d):\n    return sorted(d)\n", "f", (encode_args(json.loads('[{"b": 1, "a": 2}]')),), (codec.encode(["a", "b"]),)))
+    args = encode_args(json.loads('[{"b": 1, "a": 2}]'))
+    (v,) = grade(CompareCase("def f(d):\n    return sorted(d)\n", "f", (args,), (codec.encode(["a", "b"]),)))
     assert v.passed
 
 
@@ -148,7 +153,8 @@ def test_mbpp_setup_building_objects_with_program_classes():
     """MBPP 927: the setup code builds a tree from the program's Node class, then the tests use it."""
     program = (
         "class Node:\n    def __init__(self, data):\n        self.data, self.left, self.right = data, None, None\n"
-        "def max_height(node):\n    return 0 if node is None else 1 + max(max_height(node.left), max_height(node.right))\n"
+        "def max_height(node):\n"
+        "    return 0 if node is None else 1 + max(max_height(node.left), max_height(node.right))\n"
     )
     setup = "root = Node(1)\nroot.left = Node(2)\nroot.left.left = Node(3)\nroot1 = Node(1)"
     (v,) = grade(AssertCase(program, ("assert (max_height(root)) == 3", "assert max_height(root1) == 1"), setup))

@@ -38,7 +38,8 @@ FUNCTIONAL = {
              "class Solution:\n    def isFascinating(self, n: int) -> bool:\n        return 1\n"),
     "2881": ("splitWordsBySeparator",
              '[{"input": "[\\"one.two.three\\", \\"four.five\\", \\"six\\"]\\n\\".\\"", '
-             '"output": "[\\"one\\", \\"two\\", \\"three\\", \\"four\\", \\"five\\", \\"six\\"]", "testtype": "functional"}, '
+             '"output": "[\\"one\\", \\"two\\", \\"three\\", \\"four\\", \\"five\\", \\"six\\"]", '
+             '"testtype": "functional"}, '
              '{"input": "[\\"$easy$\\", \\"$problem$\\"]\\n\\"$\\"", "output": "[\\"easy\\", \\"problem\\"]", '
              '"testtype": "functional"}, {"input": "[\\"|||\\"]\\n\\"|\\"", "output": "[]", "testtype": "functional"}]',
              "class Solution:\n    def splitWordsBySeparator(self, words: List[str], separator: str) -> List[str]:\n"
