@@ -78,37 +78,28 @@ def check_compatible(engine_checkpoint: str, spec: MergeSpec) -> None:
 class WeightSwapWorker:
     """Mixed into vLLM's worker class by vLLM (engine argument worker_extension_cls); runs in every worker."""
 
-    def lm_eval_tts_load_merge(self, checkpoints: list[str], weights: list[float], dtype: str) -> int:
-        """Load the merge into this worker's model; on failure restore the previous weights, then raise.
-        Returns the number of checkpoint tensors streamed in."""
+    def lm_eval_tts_load_merge(self, checkpoints: list[str], weights: list[float], dtype: str) -> None:
+        """Load the merge into this worker's model; on failure restore the previous weights, then raise."""
         spec = MergeSpec(tuple(checkpoints), tuple(weights), dtype)
         previous = getattr(self, "_lm_eval_tts_spec", None) or MergeSpec((self.model_config.model,), (1.0,))
         try:
-            count = self._lm_eval_tts_stream(spec)
+            _load_merge(self, spec)
         except Exception as err:
             try:
-                self._lm_eval_tts_stream(previous)
+                _load_merge(self, previous)
             except Exception as restore_err:
                 raise RuntimeError(f"loading {spec.describe()} failed ({err!r}) and restoring {previous.describe()} "
                                    f"failed too ({restore_err!r}): restart the engine") from err
             raise RuntimeError(f"loading {spec.describe()} failed ({err!r}); restored {previous.describe()}") from err
         self._lm_eval_tts_spec = spec
-        return count
 
-    def _lm_eval_tts_stream(self, spec: MergeSpec) -> int:
-        from lm_eval_tts.merge.engine import iter_merged_tensors
 
-        count = 0
+def _load_merge(worker, spec: MergeSpec) -> None:
+    """Stream the merge, tensor by tensor, into vLLM's in-place reload on `worker`."""
+    from lm_eval_tts.merge.engine import iter_merged_tensors
 
-        def counted():
-            nonlocal count
-            for item in iter_merged_tensors(spec):
-                count += 1
-                yield item
-
-        self.reload_weights(weights_iterator=counted(), is_checkpoint_format=True)
-        _reprocess_tied_layers(self.get_model())
-        return count
+    worker.reload_weights(weights_iterator=iter_merged_tensors(spec), is_checkpoint_format=True)
+    _reprocess_tied_layers(worker.get_model())
 
 
 def _reprocess_tied_layers(model) -> None:

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alphas", required=True, metavar="SPEC",
                         help="start:stop:step (stop included, e.g. 0:1.2:0.1) or a list (e.g. 0,0.5,1); "
                              "< 0 or > 1 extrapolates")
-    parser.add_argument("--tasks", required=True, help="comma-separated lm-eval task names (e.g. gsm8k_tts,math500_tts)")
+    parser.add_argument("--tasks", required=True,
+                        help="comma-separated lm-eval task names (e.g. gsm8k_tts,math500_tts)")
     parser.add_argument("--output_path", required=True, type=Path, metavar="DIR",
                         help="results per alpha (DIR/alpha_<a>/), the table DIR/sweep.md and DIR/sweep.csv")
     parser.add_argument("--model_args", default="", metavar="K=V,...",
@@ -106,7 +107,8 @@ def _metadata(text: str | None) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
-        raise UserError(f"--metadata is not valid JSON ({err.msg}); give an object, e.g. '{{\"repeats\": 8}}'") from None
+        raise UserError(f"--metadata is not valid JSON ({err.msg}); "
+                        f"give an object, e.g. '{{\"repeats\": 8}}'") from None
     if not isinstance(value, dict):
         raise UserError("--metadata must be a JSON object, e.g. '{\"repeats\": 8}'")
     return value

@@ -128,13 +128,14 @@ def test_mismatched_tensors_are_refused_before_touching_the_engine(engine, base_
 
 @pytest.mark.slow
 def test_failed_load_inside_workers_restores_previous_weights(engine, base_tokens, reference_tokens, merge_spec,
-                                                              identity, tiny_model_dir, tmp_path):
+                                                              identity, tiny_model_dir, tmp_path, monkeypatch):
     swap_weights(engine, merge_spec)
-    # The engine-side check would refuse this; call the workers directly to make the load fail half-way
-    # (embed_tokens is loaded before the unknown tensor, which vLLM's load_weights rejects).
+    # With the engine-side check switched off, the load fails half-way inside the worker (embed_tokens is loaded
+    # before the unknown tensor, which vLLM's load_weights rejects).
+    monkeypatch.setattr("lm_eval_tts.engines.weight_swap.check_compatible", lambda engine_checkpoint, spec: None)
     extra = _variant(tiny_model_dir, tmp_path / "extra", lambda t: t.update({"model.extra.weight": torch.ones(3)}))
-    with pytest.raises(Exception, match=r"restored 0\.3 \* "):
-        engine.collective_rpc("lm_eval_tts_load_merge", args=([str(extra)], [1.0], "auto"))
+    with pytest.raises(WeightSwapError, match=r"extra.*restored 0\.3 \* "):
+        swap_weights(engine, MergeSpec.from_alpha(str(extra), None))
     assert engine.reset_prefix_cache()
     assert _greedy(engine)[0] == reference_tokens  # still the 0.3 merge, and still serving
     swap_weights(engine, identity)

@@ -77,6 +77,24 @@ def test_report_reads_the_sweep_output(sweep_run, capsys):
     assert all(f"alpha={a:g}" in text for a in ALPHAS)
 
 
+@pytest.mark.slow
+def test_sweep_on_the_transformers_backend(tiny_model_dir, tiny_model_dir_b, tmp_path):
+    out = tmp_path / "out"
+    assert main(["sweep", "--pretrained", str(tiny_model_dir), "--base", str(tiny_model_dir_b), "--alphas", "0,1",
+                 "--tasks", "gsm8k_tts", "--limit", "1", "--metadata", '{"repeats": 2}', "--gen_kwargs",
+                 "max_gen_toks=8", "--model_args", "backend=hf,dtype=float32,seed=3", "--log_samples",
+                 "--output_path", str(out)]) == 0
+    responses = []
+    for alpha in (0, 1):
+        [results_file] = (out / f"alpha_{alpha}").rglob("results_*.json")
+        info = json.loads(results_file.read_text())["config"]["wise_fire"]
+        assert info["backend"] == "hf" and info["weights"] == [alpha, 1 - alpha]
+        [samples_file] = (out / f"alpha_{alpha}").rglob("samples_gsm8k_tts_*.jsonl")
+        responses.append(json.loads(samples_file.read_text().splitlines()[0])["resps"])
+    assert responses[0] != responses[1]
+    assert [line.split("|")[1].strip() for line in (out / "sweep.md").read_text().splitlines()[2:]] == ["0", "1"]
+
+
 # ---------------------------------------------------------------- input errors, before any engine starts
 @pytest.fixture
 def sweep_args(tiny_model_dir, tiny_model_dir_b, tmp_path):

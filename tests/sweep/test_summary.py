@@ -11,12 +11,14 @@ from lm_eval_tts.sweep.summary import (format_csv, format_markdown, metric_colum
 
 def _result(alpha, pass1, pass4, tmp_path):
     """An lm-eval results document as the sweep saves it (one task, repeats 4, filter "none")."""
-    metrics = {"alias": "gsm8k_tts", "pass@1,none": pass1, "pass@1_stderr,none": 0.05, "pass@2,none": (pass1 + pass4) / 2,
-               "pass@2_stderr,none": "N/A", "pass@4,none": pass4, "maj@4,none": pass1, "maj@1,none": pass1,
+    metrics = {"alias": "gsm8k_tts", "pass@1,none": pass1, "pass@1_stderr,none": 0.05,
+               "pass@2,none": (pass1 + pass4) / 2, "pass@2_stderr,none": "N/A", "pass@4,none": pass4,
+               "maj@4,none": pass1, "maj@1,none": pass1,
                "jensen_bound@4,none": 1 - (1 - pass1) ** 4, "num_distinct_answers,none": 2.5,
                "pass@1_variance,none": 0.01, "exact_match,none": 0.9}
     doc = {"results": {"gsm8k_tts": metrics},
-           "config": {"model": "wise_fire", "model_args": {"pretrained": "/m/late", "base": "/m/early", "alpha": alpha}},
+           "config": {"model": "wise_fire",
+                      "model_args": {"pretrained": "/m/late", "base": "/m/early", "alpha": alpha}},
            "n-samples": {"gsm8k_tts": {"original": 1187, "effective": 2}}, "configs": {"gsm8k_tts": {"repeats": 4}}}
     return AlphaResult(alpha, doc, tmp_path / f"alpha_{alpha:g}", 0.1, 1.0)
 
