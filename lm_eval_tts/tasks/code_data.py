@@ -1,13 +1,6 @@
-"""Problem sets of the code tasks, read from the files shipped in task_configs/ (no network), with task options.
+"""Problem sets of the code tasks: the files shipped in task_configs/ (read offline), or a user's replacement.
 
-Each `load_*` function is a task YAML's `custom_dataset`: lm-eval calls it with the task's metadata, which is the
-task YAML's `metadata:` merged with the run's `--metadata` JSON and the `--model_args` keys. Options for one task
-therefore live under the task's own name, so a suite run can set them per task and model arguments never clash:
-
-    --metadata '{"livecodebench_tts": {"start_date": "2023-09-01", "difficulty": "easy,medium"}}'
-
-Unknown option names under a task's key are a UserError. Every task accepts `data_file`: a local JSONL path or an
-fsspec URL (e.g. `hf://datasets/ORG/NAME/file.jsonl`, needs network) with the same fields as the shipped file.
+Pure readers and filters; which options select what is decided in code_options, the task classes call these.
 """
 
 from __future__ import annotations
@@ -21,9 +14,6 @@ from typing import Any
 from lm_eval_tts.errors import UserError
 
 MBPP_TEST_IDS = range(11, 511)  # the official MBPP test split (1-10 few-shot, 511-600 validation, 601-974 train)
-LCB_DIFFICULTIES = ("easy", "medium", "hard")
-LCB_PLATFORMS = ("atcoder", "codeforces", "leetcode")
-LCB_SHIPPED_RELEASE = "release_v1"
 LCB_HUB_BASE = "hf://datasets/livecodebench/code_generation_lite"
 LCB_LATEST_RELEASE = 6
 
@@ -38,24 +28,6 @@ def shipped_file(bench: str, name: str) -> Path:
     return _configs_dir() / bench / "data" / name
 
 
-def task_options(task: str, metadata: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, Any]:
-    """The options for `task` (metadata[task], a dict or JSON string) over `allowed` defaults; unknown -> UserError."""
-    given = metadata.get(task) or {}
-    if isinstance(given, str):
-        try:
-            given = json.loads(given)
-        except json.JSONDecodeError as err:
-            raise UserError(f"--metadata {task}: options must be a JSON object, got {given!r} ({err})") from None
-    if not isinstance(given, Mapping):
-        raise UserError(f"--metadata {task}: options must be a JSON object such as {{\"data_file\": ...}}")
-    unknown = sorted(set(given) - set(allowed))
-    if unknown:
-        raise UserError(
-            f"--metadata {task}: unknown option(s) {', '.join(unknown)}; known options: {', '.join(sorted(allowed))}"
-        )
-    return {**allowed, **given}
-
-
 def read_jsonl(source: str | Path) -> list[dict[str, Any]]:
     """Records of a JSONL file; `source` is a path or an fsspec URL. Missing or malformed input -> UserError."""
     text_source = str(source)
@@ -68,16 +40,16 @@ def read_jsonl(source: str | Path) -> list[dict[str, Any]]:
         else:
             lines = Path(text_source).expanduser().read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise UserError(f"data_file {text_source} does not exist: give an existing JSONL path or URL") from None
+        raise UserError(f"data file {text_source} does not exist: give an existing JSONL path or URL (task option dataset=)") from None
     except OSError as err:
-        raise UserError(f"data_file {text_source} could not be read ({err})") from None
+        raise UserError(f"data file {text_source} could not be read ({err})") from None
     records = []
     for number, line in enumerate(lines, 1):
         if line.strip():
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError as err:
-                raise UserError(f"data_file {text_source} line {number} is not JSON ({err})") from None
+                raise UserError(f"data file {text_source} line {number} is not JSON ({err})") from None
     return records
 
 
@@ -86,13 +58,7 @@ def require_fields(records: Iterable[Mapping[str, Any]], fields: Iterable[str], 
     for number, record in enumerate(records, 1):
         missing = [f for f in fields if f not in record]
         if missing:
-            raise UserError(f"data_file {source} record {number} lacks field(s) {', '.join(missing)}")
-
-
-def _as_dataset(records: list[dict[str, Any]]):
-    import datasets
-
-    return datasets.DatasetDict({"test": datasets.Dataset.from_list(records)})
+            raise UserError(f"data file {source} record {number} lacks field(s) {', '.join(missing)}")
 
 
 # ---------------------------------------------------------------- MBPP (original, sanitized, plus)
@@ -102,12 +68,17 @@ MBPP_SANITIZED_FIELDS = ("task_id", "prompt", "code", "test_list", "test_imports
 MBPP_PLUS_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
 
 
-def mbpp_records(source: str | Path, fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The test-split records (task ids 11-510) of an MBPP-family JSONL file, in task-id order."""
-    records = read_jsonl(source)
-    require_fields(records, fields, str(source))
-    test = [r for r in records if mbpp_number(r["task_id"]) in MBPP_TEST_IDS]
-    return sorted(test, key=lambda r: mbpp_number(r["task_id"]))
+def mbpp_records(
+    records: list[dict[str, Any]], fields: tuple[str, ...], source: str, test_split: bool = True
+) -> list[dict[str, Any]]:
+    """MBPP-family records in task-id order; with `test_split`, only task ids 11-510.
+
+    MBPP+ takes its problems from all of MBPP (EvalPlus chose them from the sanitized set), so it keeps them all.
+    """
+    require_fields(records, fields, source)
+    if test_split:
+        records = [r for r in records if mbpp_number(r["task_id"]) in MBPP_TEST_IDS]
+    return sorted(records, key=lambda r: mbpp_number(r["task_id"]))
 
 
 def mbpp_number(task_id: int | str) -> int:
@@ -115,43 +86,48 @@ def mbpp_number(task_id: int | str) -> int:
     return int(str(task_id).rsplit("/", 1)[-1])
 
 
-def load_mbpp(**metadata):
-    options = task_options("mbpp_tts", metadata, {"data_file": str(shipped_file("mbpp", "mbpp.jsonl"))})
-    return _as_dataset(mbpp_records(options["data_file"], MBPP_FIELDS))
+def read_records(source: str, split: str = "test") -> list[dict[str, Any]]:
+    """Records from a JSONL path or URL (read directly: MBPP+ columns mix types, which Arrow refuses), or from a
+    hub dataset `ID` / `ID:CONFIG` (that split)."""
+    if source.endswith((".jsonl", ".json")) or "://" in source or Path(source).expanduser().exists():
+        return read_jsonl(source)
+    import datasets
+
+    hub_id, _, name = source.partition(":")
+    try:
+        return datasets.load_dataset(hub_id, name or None, split=split).to_list()
+    except Exception as err:  # the hub raises many types; the user needs the source named either way
+        raise UserError(f"task option dataset={source}: could not load it as a file or hub dataset ({err})") from None
 
 
-def load_mbpp_sanitized(**metadata):
-    default = str(shipped_file("mbpp", "mbpp_sanitized.jsonl"))
-    options = task_options("mbpp_sanitized_tts", metadata, {"data_file": default})
-    return _as_dataset(mbpp_records(options["data_file"], MBPP_SANITIZED_FIELDS))
+def mbpp_plus_docs(records: list[dict[str, Any]], expected_file: str | Path) -> list[dict[str, Any]]:
+    """MBPP+ problems joined with the outputs precomputed by task_configs/mbpp/make_mbpp_plus_expected.py.
 
-
-def load_mbpp_plus(**metadata):
-    """MBPP+ problems joined with the expected outputs precomputed by task_configs/mbpp/make_mbpp_plus_expected.py.
-
-    Inputs and outputs stay encoded strings in the dataset (Arrow needs one type per column); the grader decodes.
+    Arguments and outputs stay codec text (Arrow needs one type per column); the sandbox decodes them. Tasks
+    the generator excluded (canonical solution broken on its own examples) are left out.
     """
     from lm_eval_tts.tasks.code_values import load_expected
 
-    defaults = {
-        "data_file": str(shipped_file("mbpp", "mbpp_plus.jsonl")),
-        "expected_file": str(shipped_file("mbpp", "mbpp_plus_expected.jsonl")),
-    }
-    options = task_options("mbpp_plus_tts", metadata, defaults)
-    records = mbpp_records(options["data_file"], MBPP_PLUS_FIELDS)
-    expected = load_expected(options["expected_file"])
-    rows = []
+    expected = load_expected(expected_file)
+    docs = []
     for record in records:
         task_id = str(record["task_id"])
         if task_id not in expected:
             raise UserError(
-                f"expected_file {options['expected_file']} has no outputs for {task_id}: regenerate it with "
-                f"task_configs/mbpp/make_mbpp_plus_expected.py for this data_file"
+                f"expected_file {expected_file} has no outputs for {task_id}: run task_configs/mbpp/"
+                f"make_mbpp_plus_expected.py --data YOUR_FILE --out NEW_FILE, then pass expected_file=NEW_FILE"
             )
-        rows.append({**expected[task_id], **{k: record[k] for k in ("task_id", "prompt", "entry_point", "atol")},
-                     "canonical_solution": record["canonical_solution"],
-                     "assertion": record.get("assertion", "")})
-    return _as_dataset(rows)
+        if "excluded" in expected[task_id]:
+            continue
+        docs.append(
+            {
+                **{k: record[k] for k in ("task_id", "prompt", "entry_point", "atol", "canonical_solution")},
+                "assertion": record.get("assertion", ""),
+                "inputs": expected[task_id]["inputs"],
+                "expected": expected[task_id]["expected"],
+            }
+        )
+    return docs
 
 
 # ---------------------------------------------------------------- LiveCodeBench
@@ -173,31 +149,10 @@ def lcb_release_sources(release: str) -> list[str]:
     number = release[len(prefix) :] if release.startswith(prefix) else ""
     if not number.isdigit() or not 1 <= int(number) <= LCB_LATEST_RELEASE:
         known = ", ".join(f"{prefix}{i}" for i in range(1, LCB_LATEST_RELEASE + 1))
-        raise UserError(f"livecodebench_tts release_version {release!r} is unknown; use one of {known}")
+        raise UserError(f"task option release_version={release!r} is unknown; use one of {known}")
     if int(number) == 1:
         return [str(shipped_file("livecodebench", "livecodebench.jsonl"))]
     return [f"{LCB_HUB_BASE}/test.jsonl"] + [f"{LCB_HUB_BASE}/test{i}.jsonl" for i in range(2, int(number) + 1)]
-
-
-def parse_date(value: str | None, option: str) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise UserError(f"livecodebench_tts {option} {value!r} is not a date: use YYYY-MM-DD") from None
-
-
-def parse_choices(value: str | Iterable[str] | None, option: str, known: tuple[str, ...]) -> frozenset[str] | None:
-    """None/"" -> no filter; "easy,medium" or ["easy", "medium"] -> that set (case-insensitive)."""
-    if value in (None, ""):
-        return None
-    items = value.split(",") if isinstance(value, str) else list(value)
-    chosen = frozenset(str(item).strip().lower() for item in items if str(item).strip())
-    unknown = sorted(chosen - set(known))
-    if unknown:
-        raise UserError(f"livecodebench_tts {option} {', '.join(unknown)} is unknown; use any of {', '.join(known)}")
-    return chosen
 
 
 def filter_lcb(
@@ -223,40 +178,11 @@ def filter_lcb(
     return kept
 
 
-LCB_OPTIONS = {
-    "release_version": LCB_SHIPPED_RELEASE,
-    "start_date": None,
-    "end_date": None,
-    "difficulty": None,
-    "platform": None,
-    "data_file": None,
-}
-
-
-def load_livecodebench(**metadata):
-    options = task_options("livecodebench_tts", metadata, LCB_OPTIONS)
-    sources = [options["data_file"]] if options["data_file"] else lcb_release_sources(options["release_version"])
-    records = []
-    for source in sources:
-        part = read_jsonl(source)
-        require_fields(part, LCB_FIELDS, str(source))
-        records += part
-    start = parse_date(options["start_date"], "start_date")
-    end = parse_date(options["end_date"], "end_date")
-    if start and end and start > end:
-        raise UserError(f"livecodebench_tts start_date {start} is after end_date {end}: swap them")
-    kept = filter_lcb(
-        records,
-        start,
-        end,
-        parse_choices(options["difficulty"], "difficulty", LCB_DIFFICULTIES),
-        parse_choices(options["platform"], "platform", LCB_PLATFORMS),
-    )
-    if not kept:
-        raise UserError(f"livecodebench_tts options {options} select no problems: widen the date window or filters")
+def lcb_docs(records: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """LiveCodeBench records as dataset rows: every column a string (the hub stores tests and metadata as JSON
+    text too); `private_test_cases` empty when the data has none (the shipped release_v1)."""
     columns = (*LCB_FIELDS, "private_test_cases")
-    rows = [{c: _lcb_text(record.get(c, "")) for c in columns} for record in kept]
-    return _as_dataset(rows)
+    return [{c: _lcb_text(record.get(c, "")) for c in columns} for record in records]
 
 
 def _lcb_text(value: Any) -> str:

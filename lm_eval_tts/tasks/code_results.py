@@ -1,11 +1,7 @@
-"""Grading glue of the code tasks: responses -> programs -> sandboxed test runs -> per-sample records -> pass@k.
+"""Grading glue of the code tasks: response -> program -> sandbox case -> per-sample record -> pass@k.
 
-The grading happens in an lm-eval filter (`grade_*` below, used as `function: custom` in the task YAMLs), not in
-`process_results`: a filter sees every document's n responses at once, so the whole task is graded in ONE
-`grade_programs` call that keeps all workers busy, and its output (`filtered_resps`) is what `--log_samples`
-writes, so each sample's extracted program, passed tests and failure kind land in the samples file.
-`process_results` then turns the n records of a document into pass@k (and best@k by the model's own mean
-log-probability, and distinct first tokens, when the model returns `Generation` objects that carry them).
+Pure pieces used by the task classes in code_task: the grading case of each benchmark, the record one sample
+leaves in `--log_samples`, the batch grading of all samples of all docs, and the per-doc metrics.
 """
 
 from __future__ import annotations
@@ -20,44 +16,30 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from lm_eval_tts.grading.code import AssertCase, CompareCase, FunctionalCase, StdioCase, grade_programs
+from lm_eval_tts.metrics import keys
+from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
 from lm_eval_tts.tasks.code_extract import extract_code
-from lm_eval_tts.execution.codec import decode
-
-# LiveCodeBench's grader runs every program after a block of standard-library imports, so solutions may use
-# List, defaultdict, heapq, ... without importing them (LeetCode's own environment does the same).
-LCB_PREAMBLE = (
-    "import sys, math, re, string, heapq, bisect, itertools, collections, functools, operator, random\n"
-    "from typing import *\n"
-    "from collections import *\n"
-    "from itertools import *\n"
-    "from functools import *\n"
-    "from heapq import *\n"
-    "from bisect import *\n"
-)
+from lm_eval_tts.tasks.reasoning import GradedResponse
 
 # ---------------------------------------------------------------- cases per benchmark (pure)
 
 
 def mbpp_case(doc: Mapping[str, Any], program: str):
-    from lm_eval_tts.grading.code import AssertCase
-
     return AssertCase(program=program, tests=tuple(doc["test_list"]), setup=doc.get("test_setup_code") or "")
 
 
 def mbpp_sanitized_case(doc: Mapping[str, Any], program: str):
-    from lm_eval_tts.grading.code import AssertCase
-
     return AssertCase(program=program, tests=tuple(doc["test_list"]), setup="\n".join(doc.get("test_imports") or ()))
 
 
 def mbpp_plus_case(doc: Mapping[str, Any], program: str):
-    from lm_eval_tts.grading.code import CompareCase
-
+    """Arguments and expected outputs are codec text already (see task_configs/mbpp/make_mbpp_plus_expected.py)."""
     return CompareCase(
         program=program,
         entry_point=doc["entry_point"],
-        inputs=tuple(tuple(args) for args in decode(doc["inputs"])),
-        expected=tuple(decode(doc["expected"])),
+        inputs=tuple(doc["inputs"]),
+        expected=tuple(doc["expected"]),
         atol=float(doc["atol"] or 0.0),
     )
 
@@ -72,17 +54,15 @@ def lcb_tests(doc: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def lcb_case(doc: Mapping[str, Any], program: str):
-    from lm_eval_tts.grading.code import FunctionalCase, StdioCase
-
+    """Stdin or LeetCode-functional case; the harness puts LiveCodeBench's import prelude before the program."""
     tests = lcb_tests(doc)
-    program = LCB_PREAMBLE + program
+    pairs = tuple((t["input"], t["output"]) for t in tests)
     kinds = {t["testtype"] for t in tests}
     if kinds == {"functional"}:
-        func_name = json.loads(doc["metadata"])["func_name"]
-        return FunctionalCase(program=program, func_name=func_name, tests=tuple((t["input"], t["output"]) for t in tests))
+        return FunctionalCase(program=program, func_name=json.loads(doc["metadata"])["func_name"], tests=pairs)
     if kinds == {"stdin"}:
-        return StdioCase(program=program, tests=tuple((t["input"], t["output"]) for t in tests))
-    raise ValueError(f"LiveCodeBench problem {doc['question_id']} mixes test types {sorted(kinds)}")
+        return StdioCase(program=program, tests=pairs)
+    raise ValueError(f"LiveCodeBench problem {doc['question_id']} has test types {sorted(kinds)}, expected one")
 
 
 class _NoGlobalsUnpickler(pickle.Unpickler):
@@ -125,17 +105,20 @@ def lcb_entry_point(doc: Mapping[str, Any]) -> str | None:
 
 
 def sample_record(response: Any, program: str, verdict: Any) -> dict[str, Any]:
-    """What `--log_samples` shows for one sample; mean_logprob/first_token come from a `Generation` response."""
-    token_ids = getattr(response, "token_ids", ())
-    return {
-        "program": program,
-        "passed": bool(verdict.passed),
-        "tests_passed": verdict.tests_passed,
-        "failure": verdict.failure,
-        "detail": verdict.detail,
-        "mean_logprob": getattr(response, "mean_logprob", None),
-        "first_token": token_ids[0] if token_ids else None,
-    }
+    """What `--log_samples` shows for one sample (JSON when lm-eval str()s it); logprob/first_token come from a
+    `Generation` response and are left out for plain strings."""
+    record = GradedResponse(
+        program=program,
+        correct=bool(verdict.passed),
+        grade=verdict.failure or "passed",
+        tests_passed=list(verdict.tests_passed),
+        detail=verdict.detail,
+    )
+    if getattr(response, "mean_logprob", None) is not None:
+        record["logprob"] = response.mean_logprob
+    if getattr(response, "token_ids", None):
+        record["first_token"] = response.token_ids[0]
+    return record
 
 
 def grade_all(
@@ -143,59 +126,39 @@ def grade_all(
     docs: Sequence[Mapping[str, Any]],
     make_case: Callable[[Mapping[str, Any], str], Any],
     entry_point: Callable[[Mapping[str, Any]], str | None],
+    **limits: float,
 ) -> list[list[dict[str, Any]]]:
-    """Per document, one record per response; every program of every document graded in one batch."""
-    from lm_eval_tts.grading.code import grade_programs
-
+    """Per document, one record per response; every program of every document graded in one batch
+    (`limits`: grade_programs' timeout_per_test / timeout_total)."""
     programs = [[extract_code(r, entry_point(doc)) for r in doc_resps] for doc_resps, doc in zip(resps, docs)]
     cases = [make_case(doc, p) for doc, doc_programs in zip(docs, programs) for p in doc_programs]
-    verdicts = iter(grade_programs(cases))
+    verdicts = iter(grade_programs(cases, **limits))
     return [
         [sample_record(r, p, next(verdicts)) for r, p in zip(doc_resps, doc_programs)]
         for doc_resps, doc_programs in zip(resps, programs)
     ]
 
 
-def grade_mbpp(resps, docs):
-    return grade_all(resps, docs, mbpp_case, mbpp_entry_point)
-
-
-def grade_mbpp_sanitized(resps, docs):
-    return grade_all(resps, docs, mbpp_sanitized_case, mbpp_entry_point)
-
-
-def grade_mbpp_plus(resps, docs):
-    return grade_all(resps, docs, mbpp_plus_case, lambda doc: doc["entry_point"])
-
-
-def grade_livecodebench(resps, docs):
-    return grade_all(resps, docs, lcb_case, lcb_entry_point)
-
-
 # ---------------------------------------------------------------- per-document metrics
 
-_NOT_FOR_CODE = ("maj@", "num_distinct_answers")  # majority vote needs comparable final answers; programs are not
+LOGPROB = "logprob"
 
 
-def code_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, object]:
-    """pass@k for k = 1, 2, 4, ... up to n (plus best@k_logprob and distinct first tokens when known)."""
-    from lm_eval_tts.metrics.estimators import default_ks
-    from lm_eval_tts.metrics.per_doc import doc_metrics
+def metric_specs_for_code(ks: Sequence[int]) -> list[dict[str, object]]:
+    """lm-eval metric entries of `code_metrics`: the tts metrics without majority vote and #EA (programs have no
+    comparable final answer to vote on)."""
+    return [s for s in metric_specs(ks, score_names=[LOGPROB], with_first_tokens=True) if _is_code_metric(s["metric"])]
 
+
+def _is_code_metric(key: str) -> bool:
+    at_k = keys.parse_at_k(key)
+    return key != keys.NUM_DISTINCT_ANSWERS and (at_k is None or at_k.family != keys.MAJ)
+
+
+def code_metrics(records: Sequence[Mapping[str, Any]], ks: Sequence[int]) -> dict[str, object]:
+    """pass@k for the ks (plus best@k_logprob and distinct first tokens when every record has them)."""
     n = len(records)
-    logprobs = [r["mean_logprob"] for r in records]
-    first_tokens = [r["first_token"] for r in records]
-    metrics = doc_metrics(
-        correct=[r["passed"] for r in records],
-        answers=[None] * n,
-        scores={"logprob": logprobs} if all(v is not None for v in logprobs) else None,
-        first_tokens=first_tokens if all(t is not None for t in first_tokens) else None,
-        ks=default_ks(n),
-    )
-    return {key: value for key, value in metrics.items() if not key.startswith(_NOT_FOR_CODE)}
-
-
-def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str, object]:
-    """lm-eval hook: `results` holds the document's graded records (one list per request instance)."""
-    records = [r for item in results for r in (item if isinstance(item, list) else [item])]
-    return code_metrics(records)
+    scores = {LOGPROB: [r[LOGPROB] for r in records]} if all(LOGPROB in r for r in records) else None
+    first_tokens = [r["first_token"] for r in records] if all("first_token" in r for r in records) else None
+    metrics = doc_metrics([r["correct"] for r in records], [None] * n, scores, first_tokens, ks)
+    return {key: value for key, value in metrics.items() if _is_code_metric(key)}

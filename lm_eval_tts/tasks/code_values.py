@@ -10,6 +10,7 @@ form (`lm_eval_tts.execution.codec`: tuple/set/dict keys/complex/bytes/inf/nan s
 from __future__ import annotations
 
 import ast
+import gzip
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,12 +70,13 @@ def shape_like(value: Any, template: Any, argument: bool = False) -> Any:
 
 def _element_template(template: tuple | list, index: int, value: Any) -> Any:
     """The template of one element: the one at the same index if it is the same kind of thing (container or
-    scalar), else the first element of that kind (example tuples are often heterogeneous, e.g. (1, (4, 6), 10))."""
+    scalar), else the first element of that kind (example tuples are often heterogeneous, e.g. (1, (4, 6), 10)),
+    else, for a container nested deeper than the example shows, the enclosing template itself."""
     candidates = ([template[index]] if index < len(template) else []) + list(template)
     for candidate in candidates:
         if _kind(candidate) == _kind(value):
             return candidate
-    return None
+    return template if _kind(value) == "sequence" else None  # nesting deeper than the example: same shape
 
 
 def _kind(x: Any) -> str:
@@ -126,9 +128,11 @@ def _json_form(value: Any) -> str:
 
 
 def load_expected(path: str | Path) -> dict[str, Mapping[str, str]]:
-    """task_id -> {"inputs": encoded argument lists, "expected": encoded outputs} from the expected-outputs JSONL."""
+    """task_id -> its row of the expected-outputs JSONL: {"inputs", "expected"} as codec text, or {"excluded"}."""
+    path = Path(path).expanduser()
     try:
-        lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
+        raw = path.read_bytes()
+        lines = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode("utf-8").splitlines()
     except OSError as err:
         raise UserError(
             f"expected_file {path} could not be read ({err}): run task_configs/mbpp/make_mbpp_plus_expected.py"
@@ -137,5 +141,5 @@ def load_expected(path: str | Path) -> dict[str, Mapping[str, str]]:
     for line in lines:
         if line.strip():
             row = json.loads(line)
-            table[row["task_id"]] = {"inputs": row["inputs"], "expected": row["expected"]}
+            table[row["task_id"]] = row
     return table

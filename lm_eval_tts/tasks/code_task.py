@@ -1,0 +1,167 @@
+"""lm-eval task classes for MBPP, MBPP-sanitized, MBPP+ and LiveCodeBench with n samples and pass@k.
+
+A task YAML names one with `class: !function lm_eval_tts.tasks.code_task.MbppTask` (etc.); the prompt and the
+generation settings stay in the YAML. Like the reasoning tasks (lm_eval_tts.tasks.reasoning), the class adds:
+- task options from `--metadata` (repeats, ks, dataset; LiveCodeBench filters: see code_options);
+- the problems, read from the files shipped in task_configs/ (offline) or from the `dataset` option;
+- one filter, "graded", that extracts each response's program and runs every program of every doc in ONE
+  sandboxed `grade_programs` batch (all workers busy); its per-sample records
+  {"program", "correct", "grade", "tests_passed", "detail", ["logprob"], ["first_token"]} are what
+  `--log_samples` writes as the doc's `filtered_resps`;
+- per-doc pass@k (plus best@k by mean log-probability and distinct first tokens when the model reports them;
+  no maj@k: programs have no comparable final answer).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from lm_eval.api.filter import FilterEnsemble
+from lm_eval.api.task import ConfigurableTask
+
+from lm_eval_tts.errors import UserError
+from lm_eval_tts.metrics.estimators import default_ks
+from lm_eval_tts.tasks import code_data, code_results
+from lm_eval_tts.tasks.code_options import CodeOptions, parse_code_options
+from lm_eval_tts.tasks.reasoning import FILTER_NAME, _aggregation, _GradeResponses
+from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
+
+
+class CodeTask(ConfigurableTask):
+    """Base class: subclasses say where the problems come from and how a program is tested."""
+
+    SHIPPED_FILE: tuple[str, str]  # (benchmark folder, file name) under task_configs/
+    # Sandbox time limits per program: seconds per test, and for all its tests together.
+    TIMEOUTS = {"timeout_per_test": 6.0, "timeout_total": 30.0}
+
+    def __init__(self, config: dict | None = None, **kwargs):
+        config = {key: value for key, value in (config or {}).items() if key != "class"}
+        metadata = config.get("metadata")
+        self.options: ReasoningOptions = parse_options(metadata)
+        self.code_options: CodeOptions = parse_code_options(metadata)
+        if self.options.repeats is not None:
+            config["repeats"] = self.options.repeats
+        repeats = int(config.get("repeats") or 1)
+        self.ks = self.options.ks or tuple(default_ks(repeats))
+        check_ks(self.ks, repeats)
+        super().__init__(config=config, **kwargs)
+        self._filters = [FilterEnsemble(name=FILTER_NAME, filters=[partial(_GradeResponses, self)])]
+        self._specs = code_results.metric_specs_for_code(self.ks)
+        self.config.metric_list = self._specs
+
+    # --- data --------------------------------------------------------------------------------------------
+
+    def download(self, dataset_kwargs=None, **kwargs) -> None:
+        import datasets
+
+        docs = self.load_docs()
+        if not docs:
+            raise UserError(f"{self.config.task}: the task options select no problems; widen them")
+        self.dataset = datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
+
+    def source(self) -> str:
+        """The `dataset` option, else the shipped file."""
+        return self.options.dataset or str(code_data.shipped_file(*self.SHIPPED_FILE))
+
+    @abstractmethod
+    def load_docs(self) -> list[dict[str, Any]]:
+        """The test problems as dataset rows."""
+
+    # --- grading (the "graded" filter) and metrics ---------------------------------------------------------
+
+    @abstractmethod
+    def make_case(self, doc: Mapping[str, Any], program: str):
+        """The grading case (lm_eval_tts.grading.code) of one program for this doc."""
+
+    @abstractmethod
+    def entry_point(self, doc: Mapping[str, Any]) -> str | None:
+        """The function or class name the program must define (guides code extraction), if any."""
+
+    def grade_responses(self, responses_per_doc: Sequence[Sequence[str]], docs: Sequence[dict]) -> list[list[dict]]:
+        return code_results.grade_all(responses_per_doc, docs, self.make_case, self.entry_point, **self.TIMEOUTS)
+
+    def process_results(self, doc, results):
+        (records,) = results
+        return code_results.code_metrics(records, self.ks)
+
+    def aggregation(self) -> dict:
+        return {spec["metric"]: _aggregation(spec["aggregation"]) for spec in self._specs}
+
+    def higher_is_better(self) -> dict:
+        return {spec["metric"]: spec["higher_is_better"] for spec in self._specs}
+
+
+class MbppTask(CodeTask):
+    """MBPP test split (task ids 11-510): the record's asserts, after its test_setup_code."""
+
+    SHIPPED_FILE = ("mbpp", "mbpp.jsonl")
+
+    def load_docs(self):
+        records = code_data.read_records(self.source(), self.options.dataset_split)
+        return code_data.mbpp_records(records, code_data.MBPP_FIELDS, self.source())
+
+    def make_case(self, doc, program):
+        return code_results.mbpp_case(doc, program)
+
+    def entry_point(self, doc):
+        return code_results.mbpp_entry_point(doc)
+
+
+class MbppSanitizedTask(MbppTask):
+    """Sanitized MBPP, test split: its asserts, after its test_imports."""
+
+    SHIPPED_FILE = ("mbpp", "mbpp_sanitized.jsonl")
+
+    def load_docs(self):
+        records = code_data.read_records(self.source(), self.options.dataset_split)
+        return code_data.mbpp_records(records, code_data.MBPP_SANITIZED_FIELDS, self.source())
+
+    def make_case(self, doc, program):
+        return code_results.mbpp_sanitized_case(doc, program)
+
+
+class MbppPlusTask(CodeTask):
+    """MBPP+: outputs on base_input + plus_input equal the canonical solution's (precomputed, shipped)."""
+
+    SHIPPED_FILE = ("mbpp", "mbpp_plus.jsonl")
+    EXPECTED_FILE = ("mbpp", "mbpp_plus_expected.jsonl.gz")
+    # ~100 inputs per task, some deliberately large (Mbpp/599 sums range(10**8) about 30 times).
+    TIMEOUTS = {"timeout_per_test": 15.0, "timeout_total": 300.0}
+
+    def load_docs(self):
+        records = code_data.read_records(self.source(), self.options.dataset_split)
+        records = code_data.mbpp_records(records, code_data.MBPP_PLUS_FIELDS, self.source(), test_split=False)
+        expected = self.code_options.expected_file or str(code_data.shipped_file(*self.EXPECTED_FILE))
+        return code_data.mbpp_plus_docs(records, expected)
+
+    def make_case(self, doc, program):
+        return code_results.mbpp_plus_case(doc, program)
+
+    def entry_point(self, doc):
+        return doc["entry_point"]
+
+
+class LiveCodeBenchTask(CodeTask):
+    """LiveCodeBench code generation: stdin/stdout problems and LeetCode `class Solution` problems."""
+
+    SHIPPED_FILE = ("livecodebench", "livecodebench.jsonl")
+
+    def load_docs(self):
+        options = self.code_options
+        sources = [self.options.dataset] if self.options.dataset else code_data.lcb_release_sources(options.release_version)
+        records = []
+        for source in sources:
+            part = code_data.read_records(source, self.options.dataset_split)
+            code_data.require_fields(part, code_data.LCB_FIELDS, source)
+            records += part
+        kept = code_data.filter_lcb(records, options.start_date, options.end_date, options.difficulties, options.platforms)
+        return code_data.lcb_docs(kept)
+
+    def make_case(self, doc, program):
+        return code_results.lcb_case(doc, program)
+
+    def entry_point(self, doc):
+        return code_results.lcb_entry_point(doc)
