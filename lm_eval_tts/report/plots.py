@@ -23,6 +23,7 @@ from lm_eval_tts.report.results import Run, TaskMetrics, differing_args, setting
 from lm_eval_tts.report.table import curve, family_order, family_title, rows_by_task
 
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.0
+DODGE = 0.04  # sideways offset between runs on the log2 k axis, in octaves
 
 
 def plot_scaling(runs: Sequence[Run], labels: Sequence[str], out_dir: Path) -> list[Path]:
@@ -52,10 +53,12 @@ def scaling_figure(task: str, entries: Sequence[tuple[str, TaskMetrics]], colors
     fig, axes = _figure(len(panels))
     jensen_drawn = False
     for ax, family in zip(axes, panels):
-        for label, metrics in entries:
+        for i, (label, metrics) in enumerate(entries):
             points = curve(metrics, family)
             if points:
-                _errorbar_line(ax, points, label=label, color=colors[label])
+                # Nudge each run sideways a little so equal values and their error bars stay visible.
+                dodge = 2 ** (DODGE * (i - (len(entries) - 1) / 2))
+                _errorbar_line(ax, {k * dodge: v for k, v in points.items()}, label=label, color=colors[label])
             bound = curve(metrics, keys.JENSEN) if family == keys.PASS else {}
             if bound:
                 ax.plot(list(bound), [v for v, _ in bound.values()], linestyle="--", linewidth=1,

@@ -29,7 +29,12 @@ FIRE = TaskMetrics("gsm8k_tts", "none", {"pass@1": 0.2, "pass@4": 0.5, "maj@4": 
 
 
 def xy(container) -> list[tuple[float, float]]:
-    return [tuple(point) for point in container.lines[0].get_xydata()]
+    return [(round(x, 9), round(y, 9)) for x, y in container.lines[0].get_xydata()]
+
+
+def nudged(points, octaves):
+    """Points as drawn by a run nudged `octaves` sideways on the log2 k axis."""
+    return [(round(k * 2**octaves, 9), value) for k, value in points]
 
 
 def test_scaling_figure_panels_and_lines():
@@ -38,14 +43,15 @@ def test_scaling_figure_panels_and_lines():
     assert [ax.get_ylabel() for ax in fig.axes] == ["pass@k", "maj@k", "best@k by logprob"]
     assert pass_ax.get_xscale() == "log"
     assert [t.get_text() for t in pass_ax.get_xticklabels()] == ["1", "2", "4"]
-    assert xy(pass_ax.containers[0]) == [(1, 0.2), (2, 0.3), (4, 0.4)]
-    assert xy(pass_ax.containers[1]) == [(1, 0.2), (4, 0.5)]
+    # The two runs are nudged apart on the k axis (2^-0.02 and 2^+0.02) so equal values stay visible.
+    assert xy(pass_ax.containers[0]) == nudged([(1, 0.2), (2, 0.3), (4, 0.4)], -0.02)
+    assert xy(pass_ax.containers[1]) == nudged([(1, 0.2), (4, 0.5)], 0.02)
     assert pass_ax.containers[0].has_yerr and not pass_ax.containers[1].has_yerr
     dashed = [line for line in pass_ax.lines if line.get_linestyle() == "--"]
     assert [tuple(p) for p in dashed[0].get_xydata()] == [(4, 0.59)]
     assert [t.get_text() for t in pass_ax.get_legend().get_texts()] == [
         "regular", "FIRE", "dashed: Jensen bound 1-(1-pass@1)^k"]
-    assert xy(maj_ax.containers[1]) == [(4, 0.3)]
+    assert xy(maj_ax.containers[1]) == nudged([(4, 0.3)], 0.02)
     assert len(best_ax.containers) == 1  # only the regular run has best@k
 
 
