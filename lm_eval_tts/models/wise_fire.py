@@ -73,7 +73,7 @@ class WiseFireLM(LM):
             return VLLMEngine(checkpoint, self.tokenizer, **options)
         from lm_eval_tts.engines.hf import HFEngine
 
-        engine = HFEngine(self.merge_spec.checkpoints[0], self.tokenizer, dtype=a.dtype, device=a.device or "cpu",
+        engine = HFEngine(self.merge_spec.checkpoints[0], self.tokenizer, dtype=a.dtype, device=_hf_device(a.device),
                           batch_size=_hf_batch_size(a.batch_size))
         if not self.merge_spec.is_identity:
             _load_merged(engine.model, self.merge_spec)
@@ -165,6 +165,17 @@ class WiseFireLM(LM):
 def _hf_batch_size(value) -> int:
     """lm-eval's --batch_size is an int or 'auto'/'auto:N'; the transformers engine wants rows per call."""
     return value if isinstance(value, int) and value >= 1 else 16
+
+
+def _hf_device(requested: str | None) -> str:
+    """lm-eval passes its default device ('cuda:0') even on CPU-only machines: fall back to the CPU, said once."""
+    import torch
+
+    if requested and requested.startswith("cuda") and not torch.cuda.is_available():
+        log.warning("device=%s requested but CUDA is not available: the transformers backend runs on the CPU",
+                    requested)
+        return "cpu"
+    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _load_merged(model, spec: MergeSpec) -> None:
