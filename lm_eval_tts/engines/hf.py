@@ -86,8 +86,10 @@ class HFEngine:
     """Generate n samples per request with transformers, regular or FIRE (engines/base.py's Engine protocol).
 
     model_or_path: a checkpoint dir / hub id (loaded with AutoModelForCausalLM) or a built nn.Module (e.g. an
-    in-memory merged model). tokenizer: a tokenizer, a path, or None to load it from model_or_path. dtype:
-    float32 | bfloat16 | float16 | auto. batch_size: rows (samples) per generate() call.
+    in-memory merged model; it is moved to `device` and cast to `dtype` in place, dtype="auto" keeps its dtype).
+    tokenizer: a tokenizer, a path, or None to load it from model_or_path. dtype: float32 | bfloat16 | float16 |
+    auto. batch_size: rows (samples) per generate() call. The checkpoint's generation_config.json only contributes
+    its eos_token_id(s); every sampling option comes from the requests.
     """
 
     def __init__(
@@ -160,7 +162,7 @@ class HFEngine:
             max_new_tokens=settings.max_new_tokens,
             do_sample=False,
             num_beams=1,
-            eos_token_id=sorted(self.eos_ids),
+            eos_token_id=sorted(self.eos_ids) or None,
             pad_token_id=self.pad_id,
         )
         with _neutral_generation_config(self.model):

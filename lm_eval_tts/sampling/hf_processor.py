@@ -34,7 +34,8 @@ NOT_HOT = -1
 
 
 def regular_log_weights(logits: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:
-    """Logits after the regular warpers, in the order transformers and vLLM use: temperature, top-k, top-p, min-p.
+    """Logits after the regular warpers: temperature, then top-k before top-p (as transformers and vLLM do), and
+    min-p, whose cut p >= min_p * max(p) keeps the same tokens wherever it runs.
 
     Removed tokens get -inf; the rest are unnormalised log-probabilities. Needs settings.temperature > 0.
     """
