@@ -40,7 +40,9 @@ def read_jsonl(source: str | Path) -> list[dict[str, Any]]:
         else:
             lines = Path(text_source).expanduser().read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise UserError(f"data file {text_source} does not exist: give an existing JSONL path or URL (task option dataset=)") from None
+        raise UserError(
+            f"data file {text_source} does not exist: give an existing JSONL path or URL (task option dataset=)"
+        ) from None
     except OSError as err:
         raise UserError(f"data file {text_source} could not be read ({err})") from None
     records = []

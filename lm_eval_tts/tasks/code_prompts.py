@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-MBPP_TEMPLATE = "You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n{tests}\n"
+MBPP_TEMPLATE = (
+    "You are an expert Python programmer, and here is your task: {text} Your code should pass these tests:\n\n{tests}\n"
+)
 
 
 def mbpp_prompt(text: str, tests: Sequence[str]) -> str:

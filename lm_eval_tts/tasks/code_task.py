@@ -151,13 +151,18 @@ class LiveCodeBenchTask(CodeTask):
 
     def load_docs(self):
         options = self.code_options
-        sources = [self.options.dataset] if self.options.dataset else code_data.lcb_release_sources(options.release_version)
+        if self.options.dataset:
+            sources = [self.options.dataset]
+        else:
+            sources = code_data.lcb_release_sources(options.release_version)
         records = []
         for source in sources:
             part = code_data.read_records(source, self.options.dataset_split)
             code_data.require_fields(part, code_data.LCB_FIELDS, source)
             records += part
-        kept = code_data.filter_lcb(records, options.start_date, options.end_date, options.difficulties, options.platforms)
+        kept = code_data.filter_lcb(
+            records, options.start_date, options.end_date, options.difficulties, options.platforms
+        )
         return code_data.lcb_docs(kept)
 
     def make_case(self, doc, program):

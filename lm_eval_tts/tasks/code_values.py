@@ -63,7 +63,8 @@ def shape_like(value: Any, template: Any, argument: bool = False) -> Any:
             key = _shape_key(k, key_template)
             shaped[key] = shape_like(v, template[key] if key in template else _element_template(values, 0, v))
         return shaped
-    if argument and isinstance(template, (int, float, complex)) and not isinstance(template, bool) and isinstance(value, str):
+    is_number = isinstance(template, (int, float, complex)) and not isinstance(template, bool)
+    if argument and is_number and isinstance(value, str):
         return _number_from_text(value, template)
     return value
 

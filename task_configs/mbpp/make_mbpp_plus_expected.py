@@ -1,6 +1,8 @@
 """Regenerate data/mbpp_plus_expected.jsonl.gz: MBPP+ test arguments and the canonical solution's outputs.
 
-    python task_configs/mbpp/make_mbpp_plus_expected.py [--data data/mbpp_plus.jsonl] [--out data/mbpp_plus_expected.jsonl.gz]
+    python task_configs/mbpp/make_mbpp_plus_expected.py [--data FILE.jsonl] [--out EXPECTED.jsonl.gz]
+
+(defaults: data/mbpp_plus.jsonl and data/mbpp_plus_expected.jsonl.gz beside this script)
 
 For each MBPP+ task, the arguments (base_input then plus_input, typed like the task's example assert: see
 lm_eval_tts.tasks.code_values) run through `canonical_solution` in the sandbox, once; the sandbox's fixed hash

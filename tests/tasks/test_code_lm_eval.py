@@ -115,3 +115,15 @@ def test_smollm2_samples_with_pass_at_k(smollm2_dir, tmp_path):
     programs = [json.loads(r)["program"] for doc in samples["mbpp_tts"] for r in doc["filtered_resps"][0]]
     assert any("def " in p for p in programs), "an instruct model should write functions"
     print(json.dumps({t: {k: v for k, v in row.items() if k.startswith("pass@")} for t, row in results["results"].items()}))
+
+
+def test_tts_suite_groups_the_four_benchmarks_with_shared_options():
+    from lm_eval.tasks import TaskManager
+
+    loaded = TaskManager(metadata={"repeats": 2}).load_task_or_group(["tts_suite"])
+    ((group, tasks),) = loaded.items()
+    assert group.group_name == "tts_suite"
+    assert list(tasks) == ["gsm8k_tts", "math500_tts", "mbpp_tts", "livecodebench_tts"]
+    assert all(task.config.repeats == 2 for task in tasks.values())
+    unsafe = {name for name, task in tasks.items() if getattr(task, "UNSAFE_CODE", False)}
+    assert unsafe == {"mbpp_tts", "livecodebench_tts"}
