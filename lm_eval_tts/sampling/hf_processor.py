@@ -116,7 +116,9 @@ class FireSampler(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         step = input_ids.shape[1] - self.prompt_length
-        uniforms = torch.stack([torch.rand((), generator=g, dtype=torch.float64, device=g.device) for g in self.generators])
+        uniforms = torch.stack(
+            [torch.rand((), generator=g, dtype=torch.float64, device=g.device) for g in self.generators]
+        )
         if self.settings.temperature == 0:
             chosen = scores.argmax(dim=-1)
         else:

@@ -65,7 +65,8 @@ def test_fire_first_tokens_are_far_more_diverse_and_inside_the_raw_top_k(engine)
 
 def test_tokens_after_the_hot_token_follow_the_regular_settings(engine):
     ids = _ids(engine, PROMPTS[0])
-    samples = engine.generate([GenRequest(ids, 6, SamplingSettings(max_new_tokens=10, temperature=0.0), 1)], FireParams())[0]
+    greedy = SamplingSettings(max_new_tokens=10, temperature=0.0)
+    samples = engine.generate([GenRequest(ids, 6, greedy, 1)], FireParams())[0]
     assert len({g.hot_token_id for g in samples}) > 1
     for g in samples:
         assert list(g.token_ids[1:]) == _hf_greedy(engine, ids + (g.hot_token_id,), 9)

@@ -19,7 +19,9 @@ def test_parse_fire_at_accepts_line_n(value, line):
     assert parse_fire_at(value) == line
 
 
-@pytest.mark.parametrize("value", ["line:0", "line:", "line:-1", "line:1.5", "line:02", "first", "2", "Line:2", "line: 2"])
+@pytest.mark.parametrize(
+    "value", ["line:0", "line:", "line:-1", "line:1.5", "line:02", "first", "2", "Line:2", "line: 2"]
+)
 def test_parse_fire_at_rejects_malformed_values_naming_the_argument(value):
     with pytest.raises(UserError, match="fire_at") as error:
         parse_fire_at(value)
