@@ -46,13 +46,21 @@ class WorkerStartError(RuntimeError):
     pass
 
 
+# `-c` puts the current directory first on sys.path; drop it, so a stray file there (say /tmp/colorsys.py) cannot
+# shadow a module that the checker imports.
+_ZYGOTE_COMMAND = (
+    "import sys; del sys.path[0]; from lm_eval_tts.grading.deadline_pool import _zygote_main; "
+    "_zygote_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)"
+)
+
+
 class _Zygote:
     """A warm process (target imported) that forks workers on request, so a replacement costs a fork, not an
     interpreter start. Each request passes one end of a fresh socketpair; the forked worker serves calls on it."""
 
     def __init__(self, target: str, memory_limit_bytes: int | None):
         self.control, theirs = socket.socketpair()
-        args = [sys.executable, "-m", "lm_eval_tts.grading.deadline_pool", target, str(theirs.fileno())]
+        args = [sys.executable, "-c", _ZYGOTE_COMMAND, target, str(theirs.fileno())]
         if memory_limit_bytes:
             args.append(str(memory_limit_bytes))
         self.proc = subprocess.Popen(args, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
@@ -249,6 +257,3 @@ def _serve(function, sock: socket.socket, memory_limit_bytes: int | None) -> Non
             reply = json.dumps({"id": request["id"], "error": f"{type(exc).__name__}: {exc}"[:500]})
         sock.sendall((reply + "\n").encode())
 
-
-if __name__ == "__main__":
-    _zygote_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else None)

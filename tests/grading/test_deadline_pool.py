@@ -82,3 +82,12 @@ def test_close_stops_the_zygote_and_its_workers():
 def test_deadline_must_be_positive():
     with pytest.raises(ValueError, match="deadline"):
         DeadlinePool("time:sleep", workers=1, deadline=0)
+
+
+def test_a_module_in_the_current_directory_cannot_shadow_what_workers_import(tmp_path, monkeypatch):
+    (tmp_path / "colorsys.py").write_text("raise SystemExit('shadowed')\n")  # mpmath (sympy) imports colorsys
+    (tmp_path / "fractions.py").write_text("raise SystemExit('shadowed')\n")
+    monkeypatch.chdir(tmp_path)
+    with DeadlinePool("lm_eval_tts.grading.math_verify_worker:equivalent", workers=1, deadline=30) as pool:
+        (outcome,) = pool.map([["\\frac{1}{2}", "0.5"]])
+    assert outcome.status == OK and outcome.value is True

@@ -19,7 +19,7 @@ TASKS = ("gsm8k_tts", "math500_tts")
 def run_lm_eval(model_dir, output: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [LM_EVAL, "--model", "wise_fire", "--model_args", f"pretrained={model_dir},backend=hf,seed=1",
                "--device", "cpu", "--tasks", ",".join(TASKS), "--log_samples", "--output_path", str(output), *extra]
-    return subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=output.parent, timeout=1500)
+    return subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=output.parent, timeout=2300)
 
 
 def read_outputs(output: Path) -> tuple[dict, dict[str, list[dict]]]:
@@ -78,9 +78,11 @@ def test_k_above_repeats_is_one_error_line(tiny_model_dir, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_smollm2_end_to_end_with_chat_template(smollm2_dir, tmp_path):
+    # short budget: the transformers backend on a loaded 2-core machine managed about one sample per minute
     done = run_lm_eval(smollm2_dir, tmp_path / "out", "--limit", "2", "--apply_chat_template",
-                       "--gen_kwargs", "max_gen_toks=96", "--metadata", "repeats=2")
+                       "--gen_kwargs", "max_gen_toks=48", "--metadata", "repeats=2")
     assert done.returncode == 0, done.stderr[-3000:]
     results, samples = read_outputs(tmp_path / "out")
     for task in TASKS:
