@@ -31,7 +31,7 @@ from lm_eval_tts.grading.answers import math_gold
 from lm_eval_tts.grading.math import MathGrader, normalize_answer_text
 
 DATA = Path(__file__).resolve().parents[1] / "task_configs" / "math" / "data" / "math_test_full.jsonl"
-PATHOLOGICAL = ["2^{2^{2^{2^{2^{2}}}}}", "9^{9^{9^{9}}}", "10^{10^{10^{10}}}"]
+PATHOLOGICAL = ["2^{2^{2^{2^{2^{2}}}}}", "9^{9^{9^{9}}}", "10^{10^{10^{10}}}", "+".join(["1"] * 25_000)]
 
 _BASELINE = """
 import json, sys, time
@@ -57,7 +57,7 @@ def reformat(answer: str, style: int) -> str:
         return f"{sign}{numerator}/{denominator}"
     if style == 4 and answer.startswith("(") and answer.endswith(")"):
         return f"\\left({answer[1:-1]}\\right)"
-    spaced = re.sub(r"\s*([,+=]|(?<!\^)-)\s*", r" \1 ", answer).strip()
+    spaced = re.sub(r"\s*((?<!\\)[,+=]|(?<![\^\\])-)\s*", r" \1 ", answer).strip()  # not inside \, etc.
     return spaced if spaced != answer else f" {answer} "
 
 
@@ -138,7 +138,8 @@ def main() -> None:
         result = run_baseline([("2", answer)], args.baseline_path, cap=args.cap)
         baseline_time = f">{args.cap:g} (killed)" if result is None else f"{result[0][1]:.2f}"
         verdict = grader.grade("2", answer)
-        print(f"{answer:28s} {baseline_time:>12s} {verdict.seconds:8.2f}  {verdict.status}")
+        label = answer if len(answer) <= 28 else f"1+1+...+1 ({len(answer)} chars)"
+        print(f"{label:28s} {baseline_time:>12s} {verdict.seconds:8.2f}  {verdict.status}")
     grader.close()
 
 
