@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 def lm_eval(args, cwd):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "VLLM_CPU_KVCACHE_SPACE": "1"}
     command = [str(Path(sys.executable).with_name("lm_eval")), *args]  # the console script users run
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=1500)
 
@@ -52,6 +53,7 @@ def test_mbpp_and_livecodebench_end_to_end(tiny_model_dir, tmp_path):
             "--device", "cpu",
             "--tasks", "mbpp_tts,livecodebench_tts",
             "--limit", "2",
+            "--metadata", json.dumps({"repeats": 4}),
             "--gen_kwargs", "max_gen_toks=24",
             "--confirm_run_unsafe_code",
             "--log_samples",
@@ -60,11 +62,12 @@ def test_mbpp_and_livecodebench_end_to_end(tiny_model_dir, tmp_path):
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    results, samples = check_run(tmp_path / "out", limit=2)
+    results, samples = check_run(tmp_path / "out", limit=2, n=4)
     # a random tiny model writes no working program: every sample must fail, each with a named failure kind
     grades = {json.loads(r)["grade"] for task in samples.values() for doc in task for r in doc["filtered_resps"][0]}
     assert grades <= {"syntax", "runtime_error", "wrong_answer", "timeout", "output_limit", "memory"}
-    assert results["results"]["mbpp_tts"]["pass@16,graded"] == 0.0
+    assert results["results"]["mbpp_tts"]["pass@4,graded"] == 0.0
+    assert {"best@4_logprob,graded", "num_distinct_first_tokens,graded"} <= set(results["results"]["mbpp_tts"])
 
 
 def test_missing_confirm_run_unsafe_code_is_refused(tiny_model_dir, tmp_path):
@@ -93,16 +96,16 @@ def test_unknown_task_option_is_one_line(tiny_model_dir, tmp_path):
 
 @pytest.mark.slow
 def test_smollm2_samples_with_pass_at_k(smollm2_dir, tmp_path):
-    """The bundled SmolLM2-135M-Instruct with its chat template, 16 samples per problem, on easy problems."""
+    """The bundled SmolLM2-135M-Instruct on vLLM with its chat template, n samples per problem, easy problems."""
     proc = lm_eval(
         [
             "--model", "wise_fire",
-            "--model_args", f"pretrained={smollm2_dir},backend=hf",
-            "--device", "cpu",
+            "--model_args",
+            f"pretrained={smollm2_dir},backend=vllm,seed=1,max_model_len=2048,enforce_eager=True",
             "--tasks", "mbpp_tts,livecodebench_tts",
-            "--limit", "3",
+            "--limit", "2",
             "--apply_chat_template",
-            "--gen_kwargs", "max_gen_toks=160",
+            "--gen_kwargs", "max_gen_toks=192",
             "--metadata", json.dumps({"difficulty": "easy", "platform": "leetcode", "repeats": 8}),
             "--confirm_run_unsafe_code",
             "--log_samples",
@@ -111,7 +114,7 @@ def test_smollm2_samples_with_pass_at_k(smollm2_dir, tmp_path):
         tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    results, samples = check_run(tmp_path / "out", limit=3, n=8)
+    results, samples = check_run(tmp_path / "out", limit=2, n=8)
     programs = [json.loads(r)["program"] for doc in samples["mbpp_tts"] for r in doc["filtered_resps"][0]]
     assert any("def " in p for p in programs), "an instruct model should write functions"
     print(json.dumps({t: {k: v for k, v in row.items() if k.startswith("pass@")} for t, row in results["results"].items()}))
