@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 
 _PYTHON_TAGS = {"", "python", "python3", "py", "py3", "python 3", "pycon", "ipython"}
 
@@ -30,10 +31,17 @@ _CODE_START = re.compile(
 _MAX_STARTS = 3  # prose rarely hides more than a couple of false code starts; bounds the quadratic search
 
 
+def parse_quietly(code: str) -> ast.Module:
+    """ast.parse without the SyntaxWarnings (e.g. invalid escapes) that model and dataset code often trigger."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(code)
+
+
 def parses(code: str) -> bool:
     """True if `code` is syntactically valid Python (compiling is not running)."""
     try:
-        ast.parse(code)
+        parse_quietly(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
     return True

@@ -19,7 +19,7 @@ from typing import Any
 from lm_eval_tts.grading.code import AssertCase, CompareCase, FunctionalCase, StdioCase, grade_programs
 from lm_eval_tts.metrics import keys
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
-from lm_eval_tts.tasks.code_extract import extract_code
+from lm_eval_tts.tasks.code_extract import extract_code, parse_quietly
 from lm_eval_tts.tasks.reasoning import GradedResponse
 
 # ---------------------------------------------------------------- cases per benchmark (pure)
@@ -88,7 +88,7 @@ def decode_private_tests(text: str) -> list[dict[str, str]]:
 def mbpp_entry_point(doc: Mapping[str, Any]) -> str | None:
     """The function the first MBPP assert calls: its first called name that is not a builtin, else its first."""
     try:
-        tree = ast.parse(doc["test_list"][0])
+        tree = parse_quietly(doc["test_list"][0])
     except SyntaxError:
         return None
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_tts.errors import UserError
+from lm_eval_tts.tasks.code_extract import parse_quietly
 
 # ---------------------------------------------------------------- argument types from the example assert
 
@@ -24,7 +25,7 @@ from lm_eval_tts.errors import UserError
 def example_calls(assertion: str, entry_point: str) -> list[list[Any]]:
     """Literal argument lists of the `entry_point(...)` calls in the assert text, in source order."""
     try:
-        tree = ast.parse(assertion)
+        tree = parse_quietly(assertion)
     except SyntaxError:
         return []
     calls = [
