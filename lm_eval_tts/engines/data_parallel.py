@@ -32,6 +32,7 @@ def _replica_main(conn, rank: int, devices: list[str] | None, model: str, tokeni
     while True:
         command, payload = conn.recv()
         if command == "stop":
+            engine.close()
             return
         try:
             if command == "generate":

@@ -73,6 +73,10 @@ class VLLMEngine:
         self._continue_after_hot(requests, samples)
         return [[self._finish(r, s) for s in group] for r, group in zip(requests, samples)]
 
+    def close(self) -> None:
+        """Stop vLLM's engine-core process now (a spawned replica exits with os._exit, skipping vLLM's finalizers)."""
+        self.llm.llm_engine.engine_core.shutdown()
+
     def swap_weights(self, spec) -> None:
         """Load the merge `spec` into the live engine (all workers), for sweeps without restarts."""
         from lm_eval_tts.engines.weight_swap import swap_weights
