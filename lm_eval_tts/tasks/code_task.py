@@ -26,7 +26,7 @@ from lm_eval_tts.errors import UserError
 from lm_eval_tts.metrics.estimators import default_ks
 from lm_eval_tts.tasks import code_data, code_results
 from lm_eval_tts.tasks.code_options import CodeOptions, parse_code_options
-from lm_eval_tts.tasks.reasoning import FILTER_NAME, _aggregation, _GradeResponses
+from lm_eval_tts.tasks.reasoning import FILTER_NAME, aggregation_function, GradeResponses
 from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
 
 
@@ -48,7 +48,7 @@ class CodeTask(ConfigurableTask):
         self.ks = self.options.ks or tuple(default_ks(repeats))
         check_ks(self.ks, repeats)
         super().__init__(config=config, **kwargs)
-        self._filters = [FilterEnsemble(name=FILTER_NAME, filters=[partial(_GradeResponses, self)])]
+        self._filters = [FilterEnsemble(name=FILTER_NAME, filters=[partial(GradeResponses, self)])]
         self._specs = code_results.metric_specs_for_code(self.ks)
         self.config.metric_list = self._specs
 
@@ -88,7 +88,7 @@ class CodeTask(ConfigurableTask):
         return code_results.code_metrics(records, self.ks)
 
     def aggregation(self) -> dict:
-        return {spec["metric"]: _aggregation(spec["aggregation"]) for spec in self._specs}
+        return {spec["metric"]: aggregation_function(spec["aggregation"]) for spec in self._specs}
 
     def higher_is_better(self) -> dict:
         return {spec["metric"]: spec["higher_is_better"] for spec in self._specs}

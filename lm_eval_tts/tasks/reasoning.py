@@ -61,7 +61,7 @@ class ReasoningTask(ConfigurableTask):
             config.get("dataset_kwargs"), (config.get("metadata") or {}).get("config_source")
         )
         super().__init__(config=config, **kwargs)
-        self._filters = [FilterEnsemble(name=FILTER_NAME, filters=[partial(_GradeResponses, self)])]
+        self._filters = [FilterEnsemble(name=FILTER_NAME, filters=[partial(GradeResponses, self)])]
         score_names = [LOGPROB] + ([ORM] if self.options.reward_model else [])
         self._specs = metric_specs(self.ks, score_names=score_names, with_first_tokens=True)
         self.config.metric_list = self._specs
@@ -134,7 +134,7 @@ class ReasoningTask(ConfigurableTask):
         return doc_metrics(correct, votes, scores or None, first_tokens, self.ks)
 
     def aggregation(self) -> dict:
-        return {spec["metric"]: _aggregation(spec["aggregation"]) for spec in self._specs}
+        return {spec["metric"]: aggregation_function(spec["aggregation"]) for spec in self._specs}
 
     def higher_is_better(self) -> dict:
         return {spec["metric"]: spec["higher_is_better"] for spec in self._specs}
@@ -176,7 +176,7 @@ class GradedResponse(dict):
     __repr__ = __str__
 
 
-class _GradeResponses(Filter):
+class GradeResponses(Filter):
     """lm-eval's filter interface over ReasoningTask.grade_responses (all docs of the task at once)."""
 
     def __init__(self, task: ReasoningTask):
@@ -187,7 +187,8 @@ class _GradeResponses(Filter):
         return self.task.grade_responses(list(resps), list(docs))
 
 
-def _aggregation(name: str):
+def aggregation_function(name: str):
+    """The aggregation callable for a metric_specs name (shared by the reasoning and code task classes)."""
     if name == MEAN:
         return mean  # lm-eval's own `mean`, so results carry its closed-form standard error
     module, _, function = name.rpartition(".")
