@@ -14,16 +14,10 @@ FIRE = FireParams(temperature=30.0, top_k=16)
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir):
-    from transformers import AutoTokenizer
-
-    from lm_eval_tts.engines.vllm import VLLMEngine
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    eng = VLLMEngine(str(tiny_model_dir), tokenizer, seed=0, fire_top_k=16, progress=False,
-                     engine_kwargs=dict(dtype="float32", max_model_len=512, enforce_eager=True))
+def engine(tiny_model_dir, start_vllm_engine):
+    eng = start_vllm_engine(tiny_model_dir, max_model_len=512)
     yield eng
-    del eng.llm
+    eng.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
 
 @pytest.fixture(scope="module")
-def engine(smollm2_dir):
-    from transformers import AutoTokenizer
-
-    from lm_eval_tts.engines.vllm import VLLMEngine
-
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
-    eng = VLLMEngine(str(smollm2_dir), tokenizer, seed=0, fire_top_k=16, progress=False,
-                     engine_kwargs=dict(dtype="float32", max_model_len=1024, enforce_eager=True))
+def engine(smollm2_dir, start_vllm_engine):
+    eng = start_vllm_engine(smollm2_dir, max_model_len=1024)
     yield eng
-    del eng.llm
+    eng.close()
 
 
 def _chat(engine, text):

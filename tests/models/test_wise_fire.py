@@ -20,15 +20,12 @@ def lm(tiny_model_dir):
                        enforce_eager=True, fire=True, seed=5)
     model.engine.progress = False
     yield model
-    del model.engine.llm
+    model.engine.close()
 
 
-def _instances(contexts_in_order, gen_kwargs):
-    return [Instance(request_type="generate_until", doc={}, arguments=(c, dict(gen_kwargs)), idx=i)
-            for i, c in enumerate(contexts_in_order)]
-
-
-def test_repeats_become_one_request_with_n_samples(lm, monkeypatch):
+@pytest.fixture
+def vllm_calls(lm, monkeypatch):
+    """Records the `n` of every request in each call to the real vllm.LLM.generate (which still runs)."""
     calls = []
     real_generate = lm.engine.llm.generate
 
@@ -37,6 +34,16 @@ def test_repeats_become_one_request_with_n_samples(lm, monkeypatch):
         return real_generate(prompts, params, **kwargs)
 
     monkeypatch.setattr(lm.engine.llm, "generate", counting_generate)
+    return calls
+
+
+def _instances(contexts_in_order, gen_kwargs):
+    return [Instance(request_type="generate_until", doc={}, arguments=(c, dict(gen_kwargs)), idx=i)
+            for i, c in enumerate(contexts_in_order)]
+
+
+def test_repeats_become_one_request_with_n_samples(lm, vllm_calls):
+    calls = vllm_calls
     gen_kwargs = {"until": ["\n\n"], "do_sample": True, "temperature": 0.8, "max_gen_toks": 12}
     order = ["Q: 1+1?\nA:", "Q: 2+2?\nA:"] * 8  # lm-eval's repeats, interleaved
     answers = lm.generate_until(_instances(order, gen_kwargs))
@@ -51,15 +58,8 @@ def test_repeats_become_one_request_with_n_samples(lm, monkeypatch):
     assert [str(a) for a in lm.generate_until(_instances(order, gen_kwargs))] == [str(a) for a in answers]
 
 
-def test_regular_sampling_one_request_per_doc(lm, monkeypatch):
-    calls = []
-    real_generate = lm.engine.llm.generate
-
-    def counting_generate(prompts, params, **kwargs):
-        calls.append([p.n for p in params])
-        return real_generate(prompts, params, **kwargs)
-
-    monkeypatch.setattr(lm.engine.llm, "generate", counting_generate)
+def test_regular_sampling_one_request_per_doc(lm, vllm_calls, monkeypatch):
+    calls = vllm_calls
     monkeypatch.setattr(lm, "args", __import__("dataclasses").replace(lm.args, fire=None))
     order = ["Tell me a story.", "Count to five:"] * 8
     answers = lm.generate_until(_instances(order, {"do_sample": True, "temperature": 1.0, "max_gen_toks": 10}))
