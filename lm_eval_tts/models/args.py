@@ -97,6 +97,11 @@ def parse_model_args(raw: dict) -> WiseFireArgs:
         if len(checkpoints) != len(weights) or not checkpoints:
             raise UserError(f"checkpoints= and weights= need the same number of entries "
                             f"(got {len(checkpoints)} and {len(weights)}), e.g. checkpoints=[A,B],weights=[0.5,0.5]")
+        if pretrained not in checkpoints:
+            raise UserError(f"pretrained={pretrained} must be one of checkpoints= (its config and tokenizer are used)")
+        first = checkpoints.index(pretrained)  # the merge takes config and tokenizer from its first checkpoint
+        order = [first] + [i for i in range(len(checkpoints)) if i != first]
+        checkpoints, weights = tuple(checkpoints[i] for i in order), tuple(weights[i] for i in order)
 
     max_model_len = raw.get("max_model_len")
     return WiseFireArgs(

@@ -32,6 +32,12 @@ def test_merge_args(tiny_model_dir, tiny_model_dir_b):
     args = parse_model_args({"pretrained": str(tiny_model_dir), "backend": "hf",
                              "checkpoints": f"[{tiny_model_dir},{tiny_model_dir_b}]", "weights": [0.25, 0.75]})
     assert args.checkpoints == (str(tiny_model_dir), str(tiny_model_dir_b)) and args.weights == (0.25, 0.75)
+    args = parse_model_args({"pretrained": str(tiny_model_dir), "backend": "hf",
+                             "checkpoints": f"[{tiny_model_dir_b},{tiny_model_dir}]", "weights": "[0.75,0.25]"})
+    assert args.checkpoints == (str(tiny_model_dir), str(tiny_model_dir_b)) and args.weights == (0.25, 0.75)
+    with pytest.raises(UserError, match="pretrained=.* must be one of checkpoints="):
+        parse_model_args({"pretrained": str(tiny_model_dir), "backend": "hf",
+                          "checkpoints": f"[{tiny_model_dir_b}]", "weights": [1.0]})
 
 
 @pytest.mark.parametrize("extra, named", [
