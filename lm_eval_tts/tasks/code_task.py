@@ -98,10 +98,11 @@ class MbppTask(CodeTask):
     """MBPP test split (task ids 11-510): the record's asserts, after its test_setup_code."""
 
     SHIPPED_FILE = ("mbpp", "mbpp.jsonl")
+    FIELDS = code_data.MBPP_FIELDS
 
     def load_docs(self):
         records = code_data.read_records(self.source(), self.options.dataset_split)
-        return code_data.mbpp_records(records, code_data.MBPP_FIELDS, self.source())
+        return code_data.mbpp_records(records, self.FIELDS, self.source())
 
     def make_case(self, doc, program):
         return code_results.mbpp_case(doc, program)
@@ -114,10 +115,7 @@ class MbppSanitizedTask(MbppTask):
     """Sanitized MBPP, test split: its asserts, after its test_imports."""
 
     SHIPPED_FILE = ("mbpp", "mbpp_sanitized.jsonl")
-
-    def load_docs(self):
-        records = code_data.read_records(self.source(), self.options.dataset_split)
-        return code_data.mbpp_records(records, code_data.MBPP_SANITIZED_FIELDS, self.source())
+    FIELDS = code_data.MBPP_SANITIZED_FIELDS
 
     def make_case(self, doc, program):
         return code_results.mbpp_sanitized_case(doc, program)
