@@ -26,11 +26,11 @@ from lm_eval_tts.errors import UserError
 from lm_eval_tts.metrics.estimators import default_ks
 from lm_eval_tts.tasks import code_data, code_results
 from lm_eval_tts.tasks.code_options import CodeOptions, parse_code_options
-from lm_eval_tts.tasks.reasoning import FILTER_NAME, aggregation_function, GradeResponses
+from lm_eval_tts.tasks.reasoning import FILTER_NAME, GradeResponses, SpecMetricsMixin
 from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
 
 
-class CodeTask(ConfigurableTask):
+class CodeTask(SpecMetricsMixin, ConfigurableTask):
     """Base class: subclasses say where the problems come from and how a program is tested."""
 
     SHIPPED_FILE: tuple[str, str]  # (benchmark folder, file name) under task_configs/
@@ -86,12 +86,6 @@ class CodeTask(ConfigurableTask):
     def process_results(self, doc, results):
         (records,) = results
         return code_results.code_metrics(records, self.ks)
-
-    def aggregation(self) -> dict:
-        return {spec["metric"]: aggregation_function(spec["aggregation"]) for spec in self._specs}
-
-    def higher_is_better(self) -> dict:
-        return {spec["metric"]: spec["higher_is_better"] for spec in self._specs}
 
 
 class MbppTask(CodeTask):

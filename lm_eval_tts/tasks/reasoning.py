@@ -42,7 +42,20 @@ FILTER_NAME = "graded"
 LOGPROB, ORM = "logprob", "orm"
 
 
-class ReasoningTask(ConfigurableTask):
+class SpecMetricsMixin:
+    """lm-eval's aggregation()/higher_is_better() from `self._specs` (metrics.per_doc.metric_specs); shared by the
+    reasoning and code task classes."""
+
+    _specs: list[dict]
+
+    def aggregation(self) -> dict:
+        return {spec["metric"]: aggregation_function(spec["aggregation"]) for spec in self._specs}
+
+    def higher_is_better(self) -> dict:
+        return {spec["metric"]: spec["higher_is_better"] for spec in self._specs}
+
+
+class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
     """Base class: subclasses say how to extract an answer, grade answers and name the question field."""
 
     QUESTION_FIELD = "question"
@@ -133,11 +146,6 @@ class ReasoningTask(ConfigurableTask):
         first_tokens = [r["first_token"] for r in records] if all("first_token" in r for r in records) else None
         return doc_metrics(correct, votes, scores or None, first_tokens, self.ks)
 
-    def aggregation(self) -> dict:
-        return {spec["metric"]: aggregation_function(spec["aggregation"]) for spec in self._specs}
-
-    def higher_is_better(self) -> dict:
-        return {spec["metric"]: spec["higher_is_better"] for spec in self._specs}
 
 
 class Gsm8kTask(ReasoningTask):
