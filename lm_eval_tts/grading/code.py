@@ -34,15 +34,14 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Union
 
 from lm_eval_tts.execution import codec
 from lm_eval_tts.execution.isolation import Limits
 from lm_eval_tts.execution.pool import SandboxPool, shared_pool
+from lm_eval_tts.grading.outputs import same_json_value, stdout_matches, values_match
 
 FAILURE_KINDS = ("wrong_answer", "runtime_error", "timeout", "memory", "syntax", "output_limit", "sandbox_error")
 
@@ -107,71 +106,6 @@ def encode_args(args: Sequence) -> str:
 
 def _n_tests(case: Case) -> int:
     return len(case.inputs) if isinstance(case, CompareCase) else len(case.tests)
-
-
-# ----------------------------------------------------------------------------------------- output comparison
-def _decimal(token: str) -> Decimal | None:
-    try:
-        value = Decimal(token)
-    except (InvalidOperation, ValueError):
-        return None
-    return value if value.is_finite() else None
-
-
-def _line_matches(actual: str, expected: str) -> bool:
-    if actual.strip() == expected.strip():
-        return True
-    a, e = actual.split(), expected.split()
-    if len(a) != len(e):
-        return False
-    for x, y in zip(a, e):
-        if x != y:
-            dx, dy = _decimal(x), _decimal(y)
-            if dx is None or dy is None or dx != dy:
-                return False
-    return True
-
-
-def stdout_matches(actual: str, expected: str) -> bool:
-    """LiveCodeBench-style stdout comparison (see module docstring)."""
-    a, e = actual.strip().split("\n"), expected.strip().split("\n")
-    return len(a) == len(e) and all(_line_matches(x, y) for x, y in zip(a, e))
-
-
-def _lists(value):
-    if isinstance(value, (list, tuple)):
-        return [_lists(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _lists(v) for k, v in value.items()}
-    return value
-
-
-def _is_float_like(value) -> bool:
-    if isinstance(value, float):
-        return True
-    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, float) for v in value)
-
-
-def values_match(actual, expected, atol: float = 0.0) -> bool:
-    """EvalPlus-style comparison of plain values: floats (or flat sequences of floats) within atol (1e-6 if 0)
-    plus a 1e-7 relative tolerance, everything else exactly."""
-    if actual == expected:
-        return True
-    if not _is_float_like(expected):
-        return False
-    tol = atol or 1e-6
-    if isinstance(expected, float):
-        pairs = [(actual, expected)]
-    else:
-        if type(actual) is not type(expected) or len(actual) != len(expected):
-            return False
-        pairs = list(zip(actual, expected))
-    for a, e in pairs:
-        if isinstance(a, bool) or not isinstance(a, (int, float)):
-            return False
-        if not (math.isclose(a, e, rel_tol=1e-7, abs_tol=tol) or (math.isnan(a) and math.isnan(e))):
-            return False
-    return True
 
 
 # --------------------------------------------------------------------------------------------- jobs and verdicts
@@ -256,7 +190,7 @@ def _call_verdict(case: FunctionalCase | CompareCase, result: dict) -> CodeVerdi
                 kind, why = "wrong_answer", f"test {i}: result is not plain data ({e})"
             else:
                 if isinstance(case, FunctionalCase):
-                    ok = _lists(got) == _lists(exp)
+                    ok = same_json_value(got, exp)
                 else:
                     ok = values_match(got, exp, case.atol)
                 if not ok:

@@ -20,7 +20,7 @@ from lm_eval_tts.grading.code import AssertCase, CompareCase, FunctionalCase, St
 from lm_eval_tts.metrics import keys
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
 from lm_eval_tts.tasks.code_extract import extract_code, parse_quietly
-from lm_eval_tts.tasks.reasoning import GradedResponse
+from lm_eval_tts.tasks.common import GradedResponse
 
 # ---------------------------------------------------------------- cases per benchmark (pure)
 

@@ -26,7 +26,7 @@ from lm_eval_tts.errors import UserError
 from lm_eval_tts.metrics.estimators import default_ks
 from lm_eval_tts.tasks import code_data, code_results
 from lm_eval_tts.tasks.code_options import CodeOptions, parse_code_options
-from lm_eval_tts.tasks.reasoning import FILTER_NAME, GradeResponses, SpecMetricsMixin
+from lm_eval_tts.tasks.common import FILTER_NAME, GradeResponses, SpecMetricsMixin
 from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
 
 

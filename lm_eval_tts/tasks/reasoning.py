@@ -18,15 +18,12 @@ cannot express:
 
 from __future__ import annotations
 
-import importlib
-import json
 from abc import abstractmethod
 from functools import partial
 from pathlib import Path
 from typing import Sequence
 
-from lm_eval.api.filter import Filter, FilterEnsemble
-from lm_eval.api.metrics import mean
+from lm_eval.api.filter import FilterEnsemble
 from lm_eval.api.task import ConfigurableTask
 
 from lm_eval_tts.errors import UserError
@@ -35,24 +32,11 @@ from lm_eval_tts.grading.math import normalize_answer_text, shared_grader
 from lm_eval_tts.grading.reward_model import check_reward_model_dir, shared_reward_model
 from lm_eval_tts.grading.verdict import Verdict
 from lm_eval_tts.metrics.estimators import default_ks
-from lm_eval_tts.metrics.per_doc import MEAN, doc_metrics, metric_specs
+from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
+from lm_eval_tts.tasks.common import FILTER_NAME, GradedResponse, GradeResponses, SpecMetricsMixin
 from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
 
-FILTER_NAME = "graded"
 LOGPROB, ORM = "logprob", "orm"
-
-
-class SpecMetricsMixin:
-    """lm-eval's aggregation()/higher_is_better() from `self._specs` (metrics.per_doc.metric_specs); shared by the
-    reasoning and code task classes."""
-
-    _specs: list[dict]
-
-    def aggregation(self) -> dict:
-        return {spec["metric"]: aggregation_function(spec["aggregation"]) for spec in self._specs}
-
-    def higher_is_better(self) -> dict:
-        return {spec["metric"]: spec["higher_is_better"] for spec in self._specs}
 
 
 class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
@@ -173,34 +157,6 @@ class MathTask(ReasoningTask):
 
     def vote_key(self, answer: str) -> str:
         return normalize_answer_text(answer)
-
-
-class GradedResponse(dict):
-    """One response's grading record. lm-eval writes `filtered_resps` items with str(), so str() is JSON."""
-
-    def __str__(self) -> str:
-        return json.dumps(self, ensure_ascii=False)
-
-    __repr__ = __str__
-
-
-class GradeResponses(Filter):
-    """lm-eval's filter interface over ReasoningTask.grade_responses (all docs of the task at once)."""
-
-    def __init__(self, task: ReasoningTask):
-        super().__init__()
-        self.task = task
-
-    def apply(self, resps, docs):
-        return self.task.grade_responses(list(resps), list(docs))
-
-
-def aggregation_function(name: str):
-    """The aggregation callable for a metric_specs name (shared by the reasoning and code task classes)."""
-    if name == MEAN:
-        return mean  # lm-eval's own `mean`, so results carry its closed-form standard error
-    module, _, function = name.rpartition(".")
-    return getattr(importlib.import_module(module), function)
 
 
 def _resolve_data_files(dataset_kwargs: dict | None, config_source: str | None) -> dict | None:

@@ -9,7 +9,7 @@ from lm_eval.tasks._yaml_loader import load_yaml  # how lm-eval itself reads a t
 from lm_eval_tts._lm_eval_hook import task_configs_dir
 from lm_eval_tts.engines.base import Generation
 from lm_eval_tts.errors import UserError
-from lm_eval_tts.tasks.reasoning import GradedResponse
+from lm_eval_tts.tasks.common import GradedResponse
 from tests.grading.reward_models import build_tiny_orm
 
 

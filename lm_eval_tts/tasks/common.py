@@ -1,0 +1,64 @@
+"""What every `*_tts` task class shares: the grading filter, the per-sample record, and metric aggregations.
+
+Reasoning tasks (tasks.reasoning) and code tasks (tasks.code_task) both grade all responses of all docs in one
+filter ("graded"), leave one JSON record per response in `--log_samples`, and aggregate the per-doc metrics that
+metrics.per_doc.metric_specs lists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Protocol, Sequence
+
+from lm_eval.api.filter import Filter
+from lm_eval.api.metrics import mean
+
+from lm_eval_tts.metrics.per_doc import MEAN
+
+FILTER_NAME = "graded"
+
+
+class GradedResponse(dict):
+    """One response's grading record. lm-eval writes `filtered_resps` items with str(), so str() is JSON."""
+
+    def __str__(self) -> str:
+        return json.dumps(self, ensure_ascii=False)
+
+    __repr__ = __str__
+
+
+class GradingTask(Protocol):
+    def grade_responses(self, responses_per_doc: Sequence[Sequence[str]], docs: Sequence[dict]) -> list[list[dict]]:
+        ...
+
+
+class GradeResponses(Filter):
+    """lm-eval's filter interface over a task's grade_responses (all docs of the task at once)."""
+
+    def __init__(self, task: GradingTask):
+        super().__init__()
+        self.task = task
+
+    def apply(self, resps, docs):
+        return self.task.grade_responses(list(resps), list(docs))
+
+
+class SpecMetricsMixin:
+    """lm-eval's aggregation()/higher_is_better() from `self._specs` (metrics.per_doc.metric_specs)."""
+
+    _specs: list[dict]
+
+    def aggregation(self) -> dict:
+        return {spec["metric"]: aggregation_function(spec["aggregation"]) for spec in self._specs}
+
+    def higher_is_better(self) -> dict:
+        return {spec["metric"]: spec["higher_is_better"] for spec in self._specs}
+
+
+def aggregation_function(name: str):
+    """The aggregation callable for a metric_specs name."""
+    if name == MEAN:
+        return mean  # lm-eval's own `mean`, so results carry its closed-form standard error
+    module, _, function = name.rpartition(".")
+    return getattr(importlib.import_module(module), function)
