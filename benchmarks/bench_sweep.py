@@ -59,13 +59,14 @@ def timed(cmd: list[str], env: dict, log: Path) -> float:
 def pass_metrics(results_dir: Path) -> dict[str, float]:
     [path] = results_dir.rglob("results_*.json")
     metrics = json.loads(path.read_text())["results"][TASK]
-    return {m: metrics[f"{m},graded"] for m in METRICS}
+    return {m: metrics[f"{m},strict-match"] for m in METRICS}
 
 
 def responses(results_dir: Path) -> list[str]:
     """Every sampled response, in doc order."""
     [path] = results_dir.rglob(f"samples_{TASK}_*.jsonl")
     docs = sorted((json.loads(line) for line in path.read_text().splitlines()), key=lambda doc: doc["doc_id"])
+    docs = [doc for doc in docs if doc["filter"] == "strict-match"]  # one logged sample per doc and filter
     return [response for doc in docs for response in doc["resps"][0]]
 
 

@@ -34,14 +34,16 @@ class GradingTask(Protocol):
 
 
 class GradeResponses(Filter):
-    """lm-eval's filter interface over a task's grade_responses (all docs of the task at once)."""
+    """lm-eval's filter interface over a task's grade_responses (all docs of the task at once); `options` are
+    passed on (e.g. GSM8K's filter_name: strict-match or flexible-extract)."""
 
-    def __init__(self, task: GradingTask):
+    def __init__(self, task: GradingTask, **options):
         super().__init__()
         self.task = task
+        self.options = options
 
     def apply(self, resps, docs):
-        return self.task.grade_responses(list(resps), list(docs))
+        return self.task.grade_responses(list(resps), list(docs), **self.options)
 
 
 class SpecMetricsMixin:

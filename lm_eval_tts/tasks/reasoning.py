@@ -5,11 +5,13 @@ everything else (prompt, data, generation settings, `repeats`) stays in the YAML
 cannot express:
 - task options from `--metadata` (see reasoning_options), checked before any request is built;
 - data files written relative to the YAML (the shipped test sets), and an optional data override;
-- one filter, "graded", that turns the n responses of every doc into n records
+- grading filters that turn the n responses of every doc into n records
   {"answer", "correct", "grade", ["logprob"], ["orm"], ["first_token"]}, grading all docs in one batch (MATH
-  comparisons run in parallel worker processes under a hard time limit). lm-eval logs these records as the
-  sample's `filtered_resps` next to the raw `resps`, so `--log_samples` shows every response with its extracted
-  answer, correctness and scores;
+  comparisons run in parallel worker processes under a hard time limit). MATH has one filter, "graded"; GSM8K
+  has lm-eval's own two, "strict-match" (an answer statement is required) and "flexible-extract" (else the last
+  number), each with its own records and metrics (`pass@1,strict-match`, `pass@1,flexible-extract`, ...).
+  lm-eval logs the records as the sample's `filtered_resps` next to the raw `resps`, so `--log_samples` shows
+  every response with its extracted answer, correctness and scores;
 - per-doc metrics from lm_eval_tts.metrics.per_doc.doc_metrics and their aggregations (metric_specs).
   For maj@k and #EA, answers graded correct form one group (the reference); wrong answers are grouped by their
   spelling (GSM8K: exact value; MATH: text after whitespace/\\left/\\right normalisation), so two wrong answers
@@ -37,12 +39,14 @@ from lm_eval_tts.tasks.common import FILTER_NAME, GradedResponse, GradeResponses
 from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
 
 LOGPROB, ORM = "logprob", "orm"
+STRICT_MATCH, FLEXIBLE_EXTRACT = "strict-match", "flexible-extract"
 
 
 class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
     """Base class: subclasses say how to extract an answer, grade answers and name the question field."""
 
     QUESTION_FIELD = "question"
+    FILTERS: tuple[str, ...] = (FILTER_NAME,)  # one grading filter per name; extract_answer learns which
 
     def __init__(self, config: dict | None = None, **kwargs):
         config = {key: value for key, value in (config or {}).items() if key != "class"}
@@ -58,7 +62,9 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
             config.get("dataset_kwargs"), (config.get("metadata") or {}).get("config_source")
         )
         super().__init__(config=config, **kwargs)
-        self._filters = [FilterEnsemble(name=FILTER_NAME, filters=[partial(GradeResponses, self)])]
+        self._filters = [FilterEnsemble(name=name, filters=[partial(GradeResponses, self, filter_name=name)])
+                         for name in self.FILTERS]
+        self._orm_cache: dict[tuple[str, str], float] = {}
         score_names = [LOGPROB] + ([ORM] if self.options.reward_model else [])
         self._specs = metric_specs(self.ks, score_names=score_names, with_first_tokens=True)
         self.config.metric_list = self._specs
@@ -66,8 +72,8 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
     # --- what subclasses define ---------------------------------------------------------------------------
 
     @abstractmethod
-    def extract_answer(self, response: str) -> str | None:
-        """The final answer in a response, or None."""
+    def extract_answer(self, response: str, filter_name: str) -> str | None:
+        """The final answer in a response as the filter `filter_name` reads it, or None."""
 
     @abstractmethod
     def grade(self, pairs: Sequence[tuple[str, str | None]]) -> list[Verdict]:
@@ -84,12 +90,15 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
         if self.options.dataset:
             self.dataset[self.config.test_split] = _load_override(self.options.dataset, self.options.dataset_split)
 
-    # --- grading (the "graded" filter) -------------------------------------------------------------------
+    # --- grading (the filters) ---------------------------------------------------------------------------
 
-    def grade_responses(self, responses_per_doc: Sequence[Sequence[str]], docs: Sequence[dict]) -> list[list[dict]]:
-        """n records per doc (see the module docstring), grading every response of every doc in one batch."""
+    def grade_responses(self, responses_per_doc: Sequence[Sequence[str]], docs: Sequence[dict],
+                        filter_name: str | None = None) -> list[list[dict]]:
+        """n records per doc (see the module docstring) as the filter `filter_name` (default: the first) reads
+        them, grading every response of every doc in one batch."""
+        filter_name = filter_name or self.FILTERS[0]
         golds = [self.doc_to_target(doc) for doc in docs]
-        answers = [[self.extract_answer(str(r)) for r in responses] for responses in responses_per_doc]
+        answers = [[self.extract_answer(str(r), filter_name) for r in responses] for responses in responses_per_doc]
         pairs = [(gold, answer) for gold, doc_answers in zip(golds, answers) for answer in doc_answers]
         verdicts = iter(self.grade(pairs))
         orm_scores = iter(self._orm_scores(responses_per_doc, docs))
@@ -110,11 +119,15 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
         return records
 
     def _orm_scores(self, responses_per_doc, docs) -> list[float]:
+        """Reward-model scores of every response; each (question, response) is scored once for all filters."""
         if not self.options.reward_model:
             return []
-        model = shared_reward_model(self.options.reward_model, self.options.reward_batch_size)
-        questions = [doc[self.QUESTION_FIELD] for doc, rs in zip(docs, responses_per_doc) for _ in rs]
-        return model.score(questions, [str(r) for rs in responses_per_doc for r in rs])
+        keys = [(doc[self.QUESTION_FIELD], str(r)) for doc, rs in zip(docs, responses_per_doc) for r in rs]
+        new = list(dict.fromkeys(key for key in keys if key not in self._orm_cache))
+        if new:
+            model = shared_reward_model(self.options.reward_model, self.options.reward_batch_size)
+            self._orm_cache.update(zip(new, model.score([q for q, _ in new], [r for _, r in new])))
+        return [self._orm_cache[key] for key in keys]
 
     # --- metrics -----------------------------------------------------------------------------------------
 
@@ -131,14 +144,15 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
         return doc_metrics(correct, votes, scores or None, first_tokens, self.ks)
 
 
-
 class Gsm8kTask(ReasoningTask):
-    """GSM8K: the final number, compared by exact value."""
+    """GSM8K: the number of the final answer statement (strict-match), or else the last number
+    (flexible-extract), compared by exact value."""
 
     QUESTION_FIELD = "question"
+    FILTERS = (STRICT_MATCH, FLEXIBLE_EXTRACT)
 
-    def extract_answer(self, response: str) -> str | None:
-        return extract_gsm8k_answer(response)
+    def extract_answer(self, response: str, filter_name: str) -> str | None:
+        return extract_gsm8k_answer(response, flexible=filter_name == FLEXIBLE_EXTRACT)
 
     def grade(self, pairs):
         return grade_gsm8k(pairs)
@@ -149,7 +163,7 @@ class MathTask(ReasoningTask):
 
     QUESTION_FIELD = "problem"
 
-    def extract_answer(self, response: str) -> str | None:
+    def extract_answer(self, response: str, filter_name: str) -> str | None:
         return extract_math_answer(response)
 
     def grade(self, pairs):

@@ -85,9 +85,11 @@ def test_lm_eval_end_to_end_with_fire_on_vllm(tiny_model_dir, tmp_path):
     results = json.loads(results_file.read_text())
     assert results["config"]["model"] == "wise_fire"
     metrics = results["results"]["gsm8k_tts"]
-    assert {"pass@1,graded", "pass@8,graded", "maj@8,graded", "num_distinct_first_tokens,graded"} <= set(metrics)
+    assert {"pass@1,strict-match", "pass@8,flexible-extract", "maj@8,strict-match",
+            "num_distinct_first_tokens,strict-match"} <= set(metrics)
     [samples_file] = out.rglob("samples_gsm8k_tts_*.jsonl")
     docs = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    docs = [doc for doc in docs if doc["filter"] == "strict-match"]  # one logged sample per doc and filter
     assert len(docs) == 2
     for doc in docs:
         [responses] = doc["resps"]  # one lm-eval Instance per doc, its `repeats` responses

@@ -47,9 +47,11 @@ def test_sweep_starts_one_engine_and_saves_each_alpha_like_lm_eval(sweep_run, ti
         assert results["config"]["model"] == "wise_fire"
         assert float(results["config"]["model_args"]["alpha"]) == alpha
         assert results["config"]["wise_fire"]["weights"] == [alpha, 1.0 - alpha]
-        assert {"pass@1,graded", "pass@4,graded", "maj@4,graded"} <= set(results["results"]["gsm8k_tts"])
+        assert {"pass@1,strict-match", "pass@4,strict-match", "maj@4,flexible-extract"} <= set(
+            results["results"]["gsm8k_tts"])
         [samples_file] = (out / f"alpha_{alpha:g}").rglob("samples_gsm8k_tts_*.jsonl")
         docs = [json.loads(line) for line in samples_file.read_text().splitlines()]
+        docs = [doc for doc in docs if doc["filter"] == "strict-match"]  # one logged sample per doc and filter
         assert len(docs) == 2 and all(len(doc["resps"][0]) == 4 for doc in docs)
         responses[alpha] = [doc["resps"][0] for doc in docs]
     assert responses[0.0] != responses[0.5] != responses[1.0]  # each alpha really ran on other weights
@@ -59,12 +61,14 @@ def test_sweep_starts_one_engine_and_saves_each_alpha_like_lm_eval(sweep_run, ti
 def test_sweep_writes_one_table_and_plots(sweep_run):
     _, _, out = sweep_run
     rows = list(csv.DictReader((out / "sweep.csv").open()))
-    assert [(r["alpha"], r["task"]) for r in rows] == [(f"{a:g}", "gsm8k_tts [graded]") for a in ALPHAS]
+    assert [(r["alpha"], r["task"]) for r in rows] == [
+        (f"{a:g}", f"gsm8k_tts [{name}]") for name in ("flexible-extract", "strict-match") for a in ALPHAS]
     assert all(0.0 <= float(r["pass@4"]) <= 1.0 and r["pass@1"] != "" for r in rows)
     markdown = (out / "sweep.md").read_text()
-    assert markdown.splitlines()[0].startswith("| alpha | task") and len(markdown.splitlines()) == 2 + len(ALPHAS)
+    assert markdown.splitlines()[0].startswith("| alpha | task") and len(markdown.splitlines()) == 2 + 2 * len(ALPHAS)
     plots = sorted(p.name for p in (out / "plots").iterdir())
-    assert plots == ["gsm8k_tts_graded_scaling.png", "gsm8k_tts_graded_vs_alpha.png"]
+    assert plots == [f"gsm8k_tts_{name}_{kind}.png" for name in ("flexible-extract", "strict-match")
+                     for kind in ("scaling", "vs_alpha")]
     assert all((out / "plots" / name).read_bytes()[:4] == b"\x89PNG" for name in plots)
 
 

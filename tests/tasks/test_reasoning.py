@@ -51,6 +51,10 @@ def test_full_math_subjects_partition_the_shipped_test_set():
                       "number_theory": 540, "prealgebra": 871, "precalculus": 546}  # the official counts
 
 
+def test_gsm8k_has_lm_evals_two_filters(gsm8k):
+    assert [f.name for f in gsm8k._filters] == ["strict-match", "flexible-extract"]
+
+
 def test_gsm8k_records_and_metrics(gsm8k):
     doc = gsm8k.eval_docs[0]  # Janet's ducks, 18
     responses = [
@@ -59,31 +63,45 @@ def test_gsm8k_records_and_metrics(gsm8k):
         Generation("She makes 20 dollars.", token_ids=(13,), mean_logprob=-0.2),
         Generation("I do not know.", token_ids=(14,), mean_logprob=-0.9),
     ]
-    (records,) = gsm8k.grade_responses([responses], [doc])
+    (records,) = gsm8k.grade_responses([responses], [doc], filter_name="strict-match")
     assert [(r["answer"], r["correct"], r["grade"]) for r in records] == [
+        ("18", True, "identical"), ("18", True, "identical"), (None, False, "no_answer"), (None, False, "no_answer")]
+    (flexible,) = gsm8k.grade_responses([responses], [doc], filter_name="flexible-extract")
+    assert [(r["answer"], r["correct"], r["grade"]) for r in flexible] == [
         ("18", True, "identical"), ("18", True, "identical"), ("20", False, "different"), (None, False, "no_answer")]
-    assert [r["logprob"] for r in records] == [-0.1, -0.5, -0.2, -0.9]
+    assert [r["logprob"] for r in flexible] == [-0.1, -0.5, -0.2, -0.9]
     assert json.loads(str(records[0])) == {"answer": "18", "correct": True, "grade": "identical",
                                            "logprob": -0.1, "first_token": 11}
-    metrics = gsm8k.process_results(doc, [records])
+    metrics = gsm8k.process_results(doc, [flexible])
     assert metrics["pass@1"] == 0.5 and metrics["pass@4"] == 1.0
     assert metrics["maj@4"] == 1.0  # 18 twice beats 20 once; no answer never wins
     assert metrics["num_distinct_answers"] == 2 and metrics["num_distinct_first_tokens"] == 3
+    assert gsm8k.process_results(doc, [records])["num_distinct_answers"] == 1  # strict: "20" was not an answer
     assert metrics["best@4_logprob"] == 1.0  # the most confident sample (-0.1) is right
     assert metrics["best@1_logprob"] == 0.5
     assert set(gsm8k.aggregation()) >= set(metrics)
 
 
+def test_gsm8k_final_statement_wins_in_both_filters(gsm8k):
+    doc = gsm8k.eval_docs[0]  # gold 18
+    responses = ["So the answer is 9 * 2 = 18 dollars. Oh wait, she sells 10: the final answer is 10 * 2 = 20.",
+                 "She eats 3 and bakes 4, so 16 - 3 - 4 = 9 eggs are left, and 9 * 2 = 18"]
+    (strict,) = gsm8k.grade_responses([responses], [doc], filter_name="strict-match")
+    (flexible,) = gsm8k.grade_responses([responses], [doc], filter_name="flexible-extract")
+    assert [(r["answer"], r["correct"]) for r in strict] == [("20", False), (None, False)]
+    assert [(r["answer"], r["correct"]) for r in flexible] == [("20", False), ("18", True)]
+
+
 def test_plain_string_responses_give_no_logprob_or_first_token_metrics(gsm8k):
     doc = gsm8k.eval_docs[0]
-    (records,) = gsm8k.grade_responses([["#### 18", "#### 17", "#### 18", "x"]], [doc])
+    (records,) = gsm8k.grade_responses([["#### 18", "#### 17", "#### 18", "x"]], [doc], filter_name="strict-match")
     metrics = gsm8k.process_results(doc, [records])
     assert "best@1_logprob" not in metrics and "num_distinct_first_tokens" not in metrics
     assert metrics["pass@1"] == 0.5
 
 
 def test_math_records_equivalent_spellings_vote_together_and_a_hang_is_wrong(math500):
-    doc = math500.eval_docs[1]  # divisors of 196: 9
+    doc = math500.eval_docs[3]  # divisors of 196: 9
     assert math500.doc_to_target(doc) == "9"
     responses = ["So there are $\\boxed{9}$ divisors.", "\\boxed{\\sqrt{81}}", "\\boxed{7^{7^{7^{7^{7^{7}}}}}}",
                  "\\boxed{8}"]

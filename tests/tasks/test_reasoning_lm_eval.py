@@ -14,6 +14,7 @@ from tests.grading.reward_models import build_tiny_orm
 LM_EVAL = str(Path(sys.executable).parent / "lm_eval")  # the console script, as users run it
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 TASKS = ("gsm8k_tts", "math500_tts")
+FILTERS = {"gsm8k_tts": ("strict-match", "flexible-extract"), "math500_tts": ("graded",)}  # as lm-eval's gsm8k
 
 
 def run_lm_eval(model_dir, output: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -39,25 +40,26 @@ def tiny_run(tiny_model_dir, tmp_path_factory):
     return read_outputs(base / "out")
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_results_hold_every_metric_with_standard_errors(tiny_run, task):
+@pytest.mark.parametrize("task, name", [(task, name) for task in TASKS for name in FILTERS[task]])
+def test_results_hold_every_metric_with_standard_errors(tiny_run, task, name):
     results = tiny_run[0]["results"][task]
     for k in (1, 2, 4):
         for key in (f"pass@{k}", f"maj@{k}", f"best@{k}_logprob", f"best@{k}_orm"):
-            assert 0.0 <= results[f"{key},graded"] <= 1.0
-            assert isinstance(results[f"{key}_stderr,graded"], float)
-        assert 0.0 <= results[f"jensen_bound@{k},graded"] <= 1.0
-    assert 1.0 <= results["num_distinct_first_tokens,graded"] <= 4.0
-    assert 0.0 <= results["num_distinct_answers,graded"] <= 4.0
-    assert results["pass@1_variance,graded"] >= 0.0
-    assert "pass@8,graded" not in results  # k never exceeds repeats
+            assert 0.0 <= results[f"{key},{name}"] <= 1.0
+            assert isinstance(results[f"{key}_stderr,{name}"], float)
+        assert 0.0 <= results[f"jensen_bound@{k},{name}"] <= 1.0
+    assert 1.0 <= results[f"num_distinct_first_tokens,{name}"] <= 4.0
+    assert 0.0 <= results[f"num_distinct_answers,{name}"] <= 4.0
+    assert results[f"pass@1_variance,{name}"] >= 0.0
+    assert f"pass@8,{name}" not in results  # k never exceeds repeats
+    assert {key.split(",")[1] for key in results if "," in key} == set(FILTERS[task])
     assert tiny_run[0]["configs"][task]["repeats"] == 4
 
 
 @pytest.mark.parametrize("task", TASKS)
 def test_logged_samples_show_every_response_with_answer_correctness_and_scores(tiny_run, task):
     samples = tiny_run[1][task]
-    assert len(samples) == 3
+    assert sorted(sample["filter"] for sample in samples) == sorted(FILTERS[task] * 3)  # 3 docs, each filter
     for sample in samples:
         (responses,) = sample["resps"]
         (records,) = sample["filtered_resps"]
@@ -65,7 +67,6 @@ def test_logged_samples_show_every_response_with_answer_correctness_and_scores(t
         records = [json.loads(record) for record in records]
         assert all({"answer", "correct", "grade", "logprob", "orm", "first_token"} <= set(r) for r in records)
         assert sample["pass@1"] == pytest.approx(sum(r["correct"] for r in records) / 4)
-        assert sample["filter"] == "graded"
 
 
 def test_k_above_repeats_is_one_error_line(tiny_model_dir, tmp_path):
@@ -86,9 +87,11 @@ def test_smollm2_end_to_end_with_chat_template(smollm2_dir, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     results, samples = read_outputs(tmp_path / "out")
     for task in TASKS:
-        assert {"pass@2,graded", "maj@2,graded", "best@2_logprob,graded", "num_distinct_answers,graded"} <= set(
-            results["results"][task])
-        assert len(samples[task]) == 2
+        for name in FILTERS[task]:
+            assert {f"pass@2,{name}", f"maj@2,{name}", f"best@2_logprob,{name}", f"num_distinct_answers,{name}"} <= set(
+                results["results"][task])
+        assert len(samples[task]) == 2 * len(FILTERS[task])
     # a real instruct model writes numbers: GSM8K answers are extracted from its (possibly cut-off) responses
-    gsm8k_answers = [json.loads(r)["answer"] for s in samples["gsm8k_tts"] for r in s["filtered_resps"][0]]
+    gsm8k_answers = [json.loads(r)["answer"] for s in samples["gsm8k_tts"] if s["filter"] == "flexible-extract"
+                     for r in s["filtered_resps"][0]]
     assert sum(answer is not None for answer in gsm8k_answers) >= 2
