@@ -27,14 +27,24 @@ MAX_DEFAULT_WORKERS = 8
 WORKER_MEMORY_LIMIT = 4 << 30
 CACHE_SIZE = 200_000
 
-_SPACING = re.compile(r"\\(?:left|right|displaystyle)(?![a-zA-Z])|\\[,;:! ]|\s+")
+_SIZING = re.compile(r"\\(?:left|right|displaystyle)(?![a-zA-Z])")
+_THOUSANDS_SPACE = re.compile(r"(?<=\d)\\[,!]\s*(?=\d{3}(?!\d))")  # 1\,000
+_SPACE = re.compile(r"(?:\s|\\[ ,;:!])+")
 
 
 def normalize_answer_text(answer: str) -> str:
-    """A canonical spelling for string comparison: no whitespace, TeX spacing, \\left/\\right, $ or final period."""
-    text = _SPACING.sub("", answer)
+    """A canonical spelling for string comparison: no \\left/\\right, $ or final period, and no whitespace or TeX
+    spacing except one space between two letters or digits (`1 2` is not `12`, `\\text{a b}` is not `\\text{ab}`;
+    `1\\,000` is the thousands-separated 1000)."""
+    text = _THOUSANDS_SPACE.sub("", _SIZING.sub("", answer))
+    text = _SPACE.sub(_space_or_nothing, text).strip()
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     return text.strip("$").rstrip(".")
+
+
+def _space_or_nothing(match: re.Match) -> str:
+    before, after = match.string[match.start() - 1 : match.start()], match.string[match.end() : match.end() + 1]
+    return " " if before.isalnum() and after.isalnum() else ""
 
 
 _INTEGER = re.compile(r"-?\d+")

@@ -96,6 +96,8 @@ DIFFERENT = [
     ("2", "3"),
     ("1 \\pm \\sqrt{19}", "1 + \\sqrt{19}"),
     ("\\frac{1}{\\sqrt{2}}", "\\sqrt{2}"),
+    ("12", "1 2"),  # whitespace inside a number is not dropped
+    ("1,2", "12"),
 ]
 
 PATHOLOGICAL = [
@@ -203,6 +205,21 @@ def test_plain_numbers_are_decided_without_a_worker(gold, answer, equivalent):
 @pytest.mark.parametrize("gold, answer", [("0.5", "0.6"), ("1,2", "12"), ("\\frac{1}{0}", "1"), ("x", "y")])
 def test_anything_less_certain_goes_to_math_verify(gold, answer):
     assert certain_verdict(gold, answer) is None
+
+
+@pytest.mark.parametrize(
+    "answer, normalized",
+    [("1 2", "1 2"), ("12", "12"), ("\\text{east coast}", "\\text{east coast}"), ("1\\ 2", "1 2"), ("1\\,2", "1 2"),
+     ("x + 1 = 2", "x+1=2"), ("2 \\pi", "2\\pi"), ("2\\,\\pi", "2\\pi"), ("\\pi r^2", "\\pi r^2"), (" 5 ", "5"),
+     ("1\\,000", "1000"), ("\\text{ cm}", "\\text{cm}"), ("$5$", "5")],
+)
+def test_normalize_answer_text_keeps_whitespace_between_letters_and_digits(answer, normalized):
+    assert normalize_answer_text(answer) == normalized
+
+
+def test_whitespace_inside_a_number_is_not_certain_to_be_the_same_number():
+    assert certain_verdict("12", "1 2") is None and certain_verdict("1 2", "12") is None
+    assert certain_verdict("1000", "1\\,000").equivalent  # TeX's thin space as a thousands separator
 
 
 def test_normalize_answer_text_keeps_commands_that_merely_start_like_left_or_right():
