@@ -34,6 +34,7 @@ from lm_eval_tts.grading.math import normalize_answer_text, shared_grader
 from lm_eval_tts.grading.reward_model import check_reward_model_dir, shared_reward_model
 from lm_eval_tts.grading.verdict import Verdict
 from lm_eval_tts.metrics.estimators import default_ks
+from lm_eval_tts.metrics.options import parse_metric_options
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
 from lm_eval_tts.tasks.common import FILTER_NAME, GradedResponse, GradeResponses, SpecMetricsMixin
 from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
@@ -56,6 +57,7 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
         repeats = int(config.get("repeats") or 1)
         self.ks = self.options.ks or tuple(default_ks(repeats))
         check_ks(self.ks, repeats)
+        self.metric_options = parse_metric_options(config.get("metadata"), repeats)
         if self.options.reward_model:
             check_reward_model_dir(self.options.reward_model)
         config["dataset_kwargs"] = _resolve_data_files(
@@ -66,7 +68,7 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
                          for name in self.FILTERS]
         self._orm_cache: dict[tuple[str, str], float] = {}
         score_names = [LOGPROB] + ([ORM] if self.options.reward_model else [])
-        self._specs = metric_specs(self.ks, score_names=score_names, with_first_tokens=True)
+        self._specs = metric_specs(self.ks, score_names=score_names, with_first_tokens=True, with_tokens=True)
         self.config.metric_list = self._specs
 
     # --- what subclasses define ---------------------------------------------------------------------------
@@ -114,6 +116,8 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
                     record[ORM] = next(orm_scores)
                 if getattr(response, "token_ids", None):
                     record["first_token"] = response.token_ids[0]
+                if getattr(response, "token_ids", None) is not None:
+                    record["tokens"] = len(response.token_ids)
                 doc_records.append(record)
             records.append(doc_records)
         return records
@@ -141,7 +145,9 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
         ]
         scores = {name: [r[name] for r in records] for name in (LOGPROB, ORM) if all(name in r for r in records)}
         first_tokens = [r["first_token"] for r in records] if all("first_token" in r for r in records) else None
-        return doc_metrics(correct, votes, scores or None, first_tokens, self.ks)
+        tokens = [r["tokens"] for r in records] if all("tokens" in r for r in records) else None
+        return doc_metrics(correct, votes, scores or None, first_tokens, self.ks, tokens=tokens,
+                           options=self.metric_options)
 
 
 class Gsm8kTask(ReasoningTask):

@@ -6,7 +6,7 @@ import json
 import pytest
 from lm_eval.tasks._yaml_loader import load_yaml  # how lm-eval itself reads a task YAML
 
-from lm_eval_tts._lm_eval_hook import task_configs_dir
+from lm_eval_tts.paths import task_configs_dir
 from lm_eval_tts.engines.base import Generation
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.tasks.common import GradedResponse
@@ -71,7 +71,7 @@ def test_gsm8k_records_and_metrics(gsm8k):
         ("18", True, "identical"), ("18", True, "identical"), ("20", False, "different"), (None, False, "no_answer")]
     assert [r["logprob"] for r in flexible] == [-0.1, -0.5, -0.2, -0.9]
     assert json.loads(str(records[0])) == {"answer": "18", "correct": True, "grade": "identical",
-                                           "logprob": -0.1, "first_token": 11}
+                                           "logprob": -0.1, "first_token": 11, "tokens": 2}
     metrics = gsm8k.process_results(doc, [flexible])
     assert metrics["pass@1"] == 0.5 and metrics["pass@4"] == 1.0
     assert metrics["maj@4"] == 1.0  # 18 twice beats 20 once; no answer never wins
@@ -79,6 +79,9 @@ def test_gsm8k_records_and_metrics(gsm8k):
     assert gsm8k.process_results(doc, [records])["num_distinct_answers"] == 1  # strict: "20" was not an answer
     assert metrics["best@4_logprob"] == 1.0  # the most confident sample (-0.1) is right
     assert metrics["best@1_logprob"] == 0.5
+    assert metrics["tokens_per_sample"] == 1.25
+    assert metrics["majtop@1"] == 1.0  # 18 is the most frequent answer
+    assert metrics["bom@1_logprob"] == 0.0  # but "20" has the higher mean log-prob (-0.2 vs -0.3)
     assert set(gsm8k.aggregation()) >= set(metrics)
 
 
