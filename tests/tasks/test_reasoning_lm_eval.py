@@ -17,9 +17,9 @@ TASKS = ("gsm8k_tts", "math500_tts")
 FILTERS = {"gsm8k_tts": ("strict-match", "flexible-extract"), "math500_tts": ("graded",)}  # as lm-eval's gsm8k
 
 
-def run_lm_eval(model_dir, output: Path, *extra: str) -> subprocess.CompletedProcess:
+def run_lm_eval(model_dir, output: Path, *extra: str, tasks=TASKS) -> subprocess.CompletedProcess:
     command = [LM_EVAL, "--model", "wise_fire", "--model_args", f"pretrained={model_dir},backend=hf,seed=1",
-               "--device", "cpu", "--tasks", ",".join(TASKS), "--log_samples", "--output_path", str(output), *extra]
+               "--device", "cpu", "--tasks", ",".join(tasks), "--log_samples", "--output_path", str(output), *extra]
     return subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=output.parent, timeout=2300)
 
 
@@ -67,6 +67,22 @@ def test_logged_samples_show_every_response_with_answer_correctness_and_scores(t
         records = [json.loads(record) for record in records]
         assert all({"answer", "correct", "grade", "logprob", "orm", "first_token"} <= set(r) for r in records)
         assert sample["pass@1"] == pytest.approx(sum(r["correct"] for r in records) / 4)
+
+
+def test_math_tts_group_metrics_follow_ks(tiny_model_dir, tmp_path):
+    done = run_lm_eval(tiny_model_dir, tmp_path / "out", "--limit", "1", "--gen_kwargs", "max_gen_toks=8",
+                       "--metadata", "repeats=3", "ks=[1,3]", tasks=("math_tts",))
+    assert done.returncode == 0, done.stderr[-3000:]
+    (results_file,) = (tmp_path / "out").rglob("results_*.json")
+    results = json.loads(results_file.read_text())["results"]
+    subjects = [name for name in results if name.startswith("math_tts_")]
+    assert len(subjects) == 7
+    group = results["math_tts"]
+    for key in ("pass@1", "pass@3", "maj@3", "best@3_logprob", "num_distinct_answers"):
+        # one problem per subject: the size-weighted group mean is the plain mean of the subjects
+        expected = sum(results[name][f"{key},graded"] for name in subjects) / 7
+        assert group[f"{key},graded"] == pytest.approx(expected)
+    assert "pass@2,graded" not in group and "pass@4,graded" not in group
 
 
 def test_k_above_repeats_is_one_error_line(tiny_model_dir, tmp_path):
