@@ -82,9 +82,15 @@ class AtK:
 
     @property
     def base(self) -> str:
-        """The family without its suffix: "best_logprob" -> "best", "pass_weak" -> "pass"."""
-        return next(f for f in sorted(ORDER, key=len, reverse=True) if self.family == f or
-                    self.family.startswith(f + "_"))
+        return family_base(self.family)
+
+
+def family_base(family: str) -> str:
+    """The family without its suffix: "best_logprob" -> "best", "pass_weak" -> "pass", "majtop" -> "majtop"."""
+    for base in sorted(ORDER, key=len, reverse=True):  # longest first: "majtop" before "maj"
+        if family == base or family.startswith(base + "_"):
+            return base
+    raise ValueError(f"{family!r} is not a metric family ({', '.join(ORDER)})")
 
 
 def parse_at_k(key: str) -> AtK | None:

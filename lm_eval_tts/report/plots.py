@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,57 +24,125 @@ from lm_eval_tts.report.results import Run, TaskMetrics, differing_args, setting
 from lm_eval_tts.report.table import curve, family_order, family_title, rows_by_task
 
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.0
+MAX_COLUMNS = 4
 DODGE = 0.04  # sideways offset between runs on the log2 k axis, in octaves
 
 
 def plot_scaling(runs: Sequence[Run], labels: Sequence[str], out_dir: Path) -> list[Path]:
-    """One PNG per task (`<task>_scaling.png`): metric@k vs k panels, one line per run. Returns the paths."""
+    """One PNG per task (`<task>_scaling.png`, `<task>_<filter>_scaling.png` when the task has several
+    filters): metric@k vs k panels, one line per run. Returns the paths."""
     by_task: dict[str, list[tuple[str, TaskMetrics]]] = {}
     for name, label, metrics in rows_by_task(runs, labels):
         by_task.setdefault(name, []).append((label, metrics))
-    colors = {label: f"C{i % 10}" for i, label in enumerate(labels)}
+    stems = plot_stems(runs)
+    colors = run_colors(labels)
     written = []
     for task, entries in by_task.items():
         fig = scaling_figure(task, entries, colors)
         if fig is not None:
-            written.append(save_png(fig, out_dir / f"{safe_filename(task)}_scaling.png"))
+            written.append(save_png(fig, out_dir / f"{stems[task]}_scaling.png"))
     return written
 
 
+def plot_stems(runs: Sequence[Run]) -> dict[str, str]:
+    """Task display name -> PNG file stem: the task name, plus the filter only when the task has several
+    (gsm8k_tts_strict-match, gsm8k_tts_flexible-extract; mbpp_tts, not mbpp_tts_graded)."""
+    filters: dict[str, set[str]] = {}
+    for run in runs:
+        for metrics in run.tasks:
+            filters.setdefault(metrics.task, set()).add(metrics.filter)
+    return {
+        metrics.name: safe_filename(metrics.name if len(filters[metrics.task]) > 1 else metrics.task)
+        for run in runs for metrics in run.tasks
+    }
+
+
+def run_colors(labels: Sequence[str]) -> dict[str, str]:
+    return {label: f"C{i % 10}" for i, label in enumerate(labels)}
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One metric@k-vs-k panel: its title, and the families drawn in it with a line style and a legend note."""
+
+    title: str
+    ylabel: str
+    lines: tuple[tuple[str, str, str], ...]  # (family, linestyle, note)
+    xlabel: str = ""  # default: k (samples)
+
+
+def scaling_panels(families: set[str]) -> list[Panel]:
+    """pass@k (weak tests dotted), maj@k, best@k per score, and per score the pass@k-inference selection
+    rules side by side: bom (solid), bontop (dashed), majtop (dotted)."""
+    panels = []
+    weak = f"{keys.PASS}_{keys.WEAK}"
+    if keys.PASS in families or weak in families:
+        panels.append(Panel(family_title(keys.PASS), "pass@k", ((keys.PASS, "-", "all tests"), (weak, ":", "weak tests"))))
+    if keys.MAJ in families:
+        panels.append(Panel(family_title(keys.MAJ), "maj@k", ((keys.MAJ, "-", ""),)))
+    for family in family_order(families):
+        if keys.family_base(family) == keys.BEST:
+            panels.append(Panel(family_title(family), family_title(family).split(" (")[0], ((family, "-", ""),)))
+    scores = sorted({f.split("_", 1)[1] for f in families if keys.family_base(f) in (keys.BOM, keys.BONTOP)})
+    for score in scores:
+        panels.append(Panel(
+            f"k submissions from N samples, ranked by {score}", "success with k submissions",
+            ((f"{keys.BOM}_{score}", "-", "bom (Best-of-Majority)"), (f"{keys.BONTOP}_{score}", "--", "bontop"),
+             (keys.MAJTOP, ":", "majtop")), "k (submissions)"))
+    if keys.MAJTOP in families and not scores:
+        panels.append(Panel(family_title(keys.MAJTOP), "majtop@k", ((keys.MAJTOP, "-", ""),), "k (submissions)"))
+    return panels
+
+
 def scaling_figure(task: str, entries: Sequence[tuple[str, TaskMetrics]], colors: Mapping[str, str]) -> Figure | None:
-    """Panels pass@k | maj@k | best@k per score vs k (log2 axis), one line per (label, metrics) entry.
+    """Panels (scaling_panels) vs k on a log2 axis, one colour per (label, metrics) entry, up to 4 per row.
 
     The pass@k panel also shows each run's Jensen bound (dashed, same colour) when the results have it.
     None when the task has no @k metrics.
     """
     families = {p.family for _, m in entries for key in m.values if (p := keys.parse_at_k(key))}
-    panels = [f for f in family_order(families) if f != keys.JENSEN]
+    panels = scaling_panels(families)
     if not panels:
         return None
     fig, axes = _figure(len(panels))
     jensen_drawn = False
-    for ax, family in zip(axes, panels):
+    for ax, panel in zip(axes, panels):
+        styles_drawn = []
         for i, (label, metrics) in enumerate(entries):
-            points = curve(metrics, family)
-            if points:
+            for family, linestyle, note in panel.lines:
+                points = curve(metrics, family)
+                if not points:
+                    continue
                 # Nudge each run sideways a little so equal values and their error bars stay visible.
                 dodge = 2 ** (DODGE * (i - (len(entries) - 1) / 2))
-                _errorbar_line(ax, {k * dodge: v for k, v in points.items()}, label=label, color=colors[label])
-            bound = curve(metrics, keys.JENSEN) if family == keys.PASS else {}
+                _errorbar_line(ax, {k * dodge: v for k, v in points.items()}, label=None, color=colors[label],
+                               linestyle=linestyle)
+                if family not in styles_drawn:
+                    styles_drawn.append(family)
+            bound = curve(metrics, keys.JENSEN) if panel.lines[0][0] == keys.PASS else {}
             if bound:
-                ax.plot(list(bound), [v for v, _ in bound.values()], linestyle="--", linewidth=1,
-                        color=colors[label])
+                ax.plot(list(bound), [v for v, _ in bound.values()], linestyle="--", linewidth=1, color=colors[label])
                 jensen_drawn = True
-        _log2_k_axis(ax, sorted({k for _, m in entries for k in curve(m, family)}))
+        ks = sorted({k for _, m in entries for family, _, _ in panel.lines for k in curve(m, family)})
+        _log2_k_axis(ax, ks)
+        if panel.xlabel:
+            ax.set_xlabel(panel.xlabel)
         _probability_ylim(ax)
-        ax.set_title(family_title(family), fontsize=9)
-        ax.set_ylabel(family_title(family).split(" (")[0])
+        ax.set_title(panel.title, fontsize=9, wrap=True)
+        ax.set_ylabel(panel.ylabel)
         ax.grid(True, alpha=0.3)
-    handles, names = axes[0].get_legend_handles_labels()
+        notes = [(style, note) for family, style, note in panel.lines if family in styles_drawn and note]
+        if len(notes) > 1:
+            ax.legend([Line2D([], [], linestyle=style, color="gray") for style, _ in notes],
+                      [note for _, note in notes], fontsize=7, loc="lower right")
+    handles, names = [], []
+    for label, _ in entries:
+        handles.append(Line2D([], [], marker="o", color=colors[label]))
+        names.append(label)
     if jensen_drawn:
         handles.append(Line2D([], [], linestyle="--", linewidth=1, color="gray"))
         names.append("dashed: Jensen bound 1-(1-pass@1)^k")
-    axes[0].legend(handles, names, fontsize=8)
+    fig.legend(handles, names, fontsize=8, loc="outside lower center", ncols=min(4, len(names)))
     fig.suptitle(task)
     return fig
 
@@ -167,11 +236,12 @@ def plot_vs_param(runs: Sequence[Run], param_name: str, out_dir: Path) -> list[P
     """One PNG per task: its headline metrics vs a model_args parameter across the runs, one line per setting
     of the other differing model_args (e.g. fire=False / fire=True)."""
     rows = param_rows(runs, param_name)
+    stems = plot_stems(runs)
     series_key = "setting" if len({row["setting"] for row in rows}) > 1 else None
     written = []
     for task in dict.fromkeys(str(row["task"]) for row in rows):
         task_rows = [row for row in rows if row["task"] == task]
-        path = out_dir / f"{safe_filename(task)}_vs_{safe_filename(param_name)}.png"
+        path = out_dir / f"{stems[task]}_vs_{safe_filename(param_name)}.png"
         written.append(plot_metric_vs_param(task_rows, param_name, headline_metrics(task_rows), path,
                                             series_key=series_key, title=task))
     return written
@@ -196,19 +266,26 @@ def save_png(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _figure(panels: int):
-    fig = Figure(figsize=(PANEL_WIDTH * panels, PANEL_HEIGHT), layout="constrained")
+def _figure(panels: int, columns: int = MAX_COLUMNS):
+    """A figure with `panels` axes, up to `columns` per row (unused grid cells removed)."""
+    columns = min(columns, panels)
+    rows = math.ceil(panels / columns)
+    fig = Figure(figsize=(PANEL_WIDTH * columns, PANEL_HEIGHT * rows + 0.4), layout="constrained")
     FigureCanvasAgg(fig)
-    return fig, fig.subplots(1, panels, squeeze=False)[0]
+    axes = list(fig.subplots(rows, columns, squeeze=False).flat)
+    for ax in axes[panels:]:
+        fig.delaxes(ax)
+    return fig, axes[:panels]
 
 
-def _errorbar_line(ax, points: Mapping[float, tuple[float, float | None]], *, label: str, color: str) -> None:
+def _errorbar_line(ax, points: Mapping[float, tuple[float, float | None]], *, label: str | None, color: str,
+                   linestyle: str = "-") -> None:
     xs = list(points)
     ys = [value for value, _ in points.values()]
     errors = [se if se is not None else math.nan for _, se in points.values()]
     has_errors = any(not math.isnan(e) for e in errors)
     ax.errorbar(xs, ys, yerr=errors if has_errors else None, marker="o", markersize=4, capsize=3,
-                linewidth=1.5, color=color, label=label)
+                linewidth=1.5, color=color, label=label, linestyle=linestyle)
 
 
 def _probability_ylim(ax) -> None:

@@ -3,7 +3,8 @@
 lm-eval (0.4.13) writes `<output_path>/<model_name_sanitized>/results_<timestamp>.json` holding
 `results[task]["<metric>,<filter>"]`, `results[task]["<metric>_stderr,<filter>"]` (a number or "N/A"),
 `config.model_args` (a dict from the CLI, a "k=v,k=v" string from the Python API), `n-samples[task]` and
-`configs[task]["repeats"]`. Only the test-time-scaling keys (see lm_eval_tts.metrics.keys) are kept.
+`configs[task]["repeats"]`; `wise_fire` adds `config.wise_fire` (its backend, weights and sampling). Only the
+test-time-scaling keys (see lm_eval_tts.metrics.keys) are kept.
 """
 
 from __future__ import annotations
@@ -44,6 +45,19 @@ class Run:
     model: str
     model_args: dict[str, str]
     tasks: tuple[TaskMetrics, ...]
+    backend: str | None = None  # the engine that generated: wise_fire's vllm/hf, or lm-eval's model name
+
+
+def run_backend(config: dict, model_args: dict[str, str]) -> str | None:
+    """wise_fire's backend as it recorded it (config.wise_fire.backend), else as given in model_args; for
+    lm-eval's own models (`--model hf`, `vllm`, ...) the model name is the backend."""
+    info = config.get("wise_fire")
+    if isinstance(info, dict) and info.get("backend"):
+        return str(info["backend"])
+    if model_args.get("backend"):
+        return model_args["backend"]
+    model = str(config.get("model") or "")
+    return model if model and model != "wise_fire" else None
 
 
 def find_results_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -79,7 +93,8 @@ def parse_results(data: object, path: Path) -> Run:
             f"{path}: no test-time-scaling metrics (pass@k, maj@k, best@k, ...) in its results; "
             "evaluate a *_tts task to get them"
         )
-    return Run(path, str(config.get("model", "")), parse_model_args(config.get("model_args")), tuple(tasks))
+    model_args = parse_model_args(config.get("model_args"))
+    return Run(path, str(config.get("model", "")), model_args, tuple(tasks), run_backend(config, model_args))
 
 
 def read_run(path: Path) -> Run:
@@ -109,7 +124,9 @@ def parse_model_args(model_args: object) -> dict[str, str]:
 
 
 def run_labels(runs: Sequence[Run]) -> list[str]:
-    """A short, distinct label per run: the model_args that differ between runs (alpha, fire first).
+    """A short, distinct label per run: the model_args that differ between runs (alpha, fire first), then the
+    backend that generated it in brackets (`alpha=0.5 fire=True [vllm]`), since vLLM and transformers samples
+    differ.
 
     With nothing differing (or one run) the label is the alpha/fire settings if present, else the checkpoint
     name, the model name or the file name; runs that still share a label get their results file name appended.
@@ -117,8 +134,12 @@ def run_labels(runs: Sequence[Run]) -> list[str]:
     shown = differing_args(runs) or [k for k in LABEL_KEYS if any(k in run.model_args for run in runs)]
     labels = []
     for run in runs:
-        labels.append(setting_label(run, shown) or _short(run.model_args.get("pretrained", ""))
-                      or run.model or run.path.stem)
+        label = (setting_label(run, shown) or _short(run.model_args.get("pretrained", ""))
+                 or run.model or run.path.stem)
+        backend_shown = "backend" in shown and "backend" in run.model_args
+        if run.backend and not backend_shown and label != run.backend:
+            label = f"{label} [{run.backend}]"
+        labels.append(label)
     return [
         f"{label} ({run.path.name})" if labels.count(label) > 1 else label for label, run in zip(labels, runs)
     ]

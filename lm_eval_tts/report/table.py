@@ -10,22 +10,33 @@ from lm_eval_tts.report.results import Run, TaskMetrics
 
 FAMILY_TITLES = {
     keys.PASS: "pass@k (unbiased, from n samples)",
+    f"{keys.PASS}_{keys.WEAK}": "pass@k under the weak tests only (a false positive counts as a pass)",
     keys.MAJ: "maj@k (majority vote over k-subsets, ties split)",
+    keys.MAJTOP: "majtop@k (submit the k most frequent answers of N samples)",
+    keys.UTILITY: "utility@k (resample up to k times, submit the first sample that passes the weak tests: "
+                  "+1 if right, -fp_cost if a false positive, 0 if none passes)",
     keys.JENSEN: "Jensen bound 1-(1-pass@1)^k (pass@k if every problem had the mean pass@1; the gap to pass@k "
                  "grows with the pass@1 variance)",
+}
+SCORED_TITLES = {
+    keys.BEST: "best@k by {} (highest-scoring of k samples)",
+    keys.BONTOP: "bontop@k by {} (submit the k best-scored distinct answers of N samples)",
+    keys.BOM: "bom@k by {} (Best-of-Majority: the k best-scored of the answers given by >= the threshold "
+              "fraction of N samples)",
 }
 
 
 def family_order(families: set[str]) -> list[str]:
-    """pass, maj, best_<score>... (alphabetical), jensen_bound: the order tables and plot panels use."""
-    best = sorted(f for f in families if f.startswith(keys.BEST + "_"))
-    return [f for f in (keys.PASS, keys.MAJ) if f in families] + best + ([keys.JENSEN] if keys.JENSEN in families else [])
+    """pass, pass_weak, maj, best_<score>..., majtop, bontop_<score>..., bom_<score>..., utility, jensen_bound
+    (scores alphabetical): the order tables and plot panels use."""
+    return sorted(families, key=lambda family: (keys.ORDER.index(keys.family_base(family)), family))
 
 
 def family_title(family: str) -> str:
-    if family.startswith(keys.BEST + "_"):
-        return f"best@k by {family[len(keys.BEST) + 1:]} (highest-scoring of k samples)"
-    return FAMILY_TITLES[family]
+    if family in FAMILY_TITLES:
+        return FAMILY_TITLES[family]
+    base = keys.family_base(family)
+    return SCORED_TITLES[base].format(family[len(base) + 1:])
 
 
 def curve(metrics: TaskMetrics, family: str) -> dict[int, tuple[float, float | None]]:

@@ -14,8 +14,8 @@ def test_report_prints_tables_and_writes_plots(lm_eval_runs, tmp_path, capsys):
     out_dirs = [str(path.parent.parent) for path in lm_eval_runs]
     assert main(["report", *out_dirs, "--plot", str(tmp_path / "plots"), "--vs", "alpha"]) == 0
     stdout = capsys.readouterr().out
-    assert stdout.startswith("pass@k (unbiased, from n samples)\n| task        | run       | k=1")
-    assert "| tts_fixture | alpha=0.0 | 0.375 ± 0.161 |" in stdout
+    assert stdout.startswith("pass@k (unbiased, from n samples)\n| task        | run                    | k=1")
+    assert "| tts_fixture | alpha=0.0 [ConstantLM] | 0.375 ± 0.161 |" in stdout  # the fixture's model class
     assert "best@k by logprob" in stdout and "summary" in stdout
     assert f"wrote {tmp_path / 'plots' / 'tts_fixture_scaling.png'}" in stdout
     assert f"wrote {tmp_path / 'plots' / 'tts_fixture_vs_alpha.png'}" in stdout
@@ -30,7 +30,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_report_runs_without_importing_torch(lm_eval_runs):
     done = run_cli("report", str(lm_eval_runs[0]))
     assert done.returncode == 0, done.stderr
-    assert "| tts_fixture | alpha=0.0 fire=True |" in done.stdout  # one run: its alpha/fire settings
+    assert "| tts_fixture | alpha=0.0 fire=True [ConstantLM] |" in done.stdout  # one run: alpha/fire, model
     assert done.stderr.strip().splitlines()[-1] == "no torch"
 
 

@@ -49,10 +49,34 @@ def test_scaling_figure_panels_and_lines():
     assert pass_ax.containers[0].has_yerr and not pass_ax.containers[1].has_yerr
     dashed = [line for line in pass_ax.lines if line.get_linestyle() == "--"]
     assert [tuple(p) for p in dashed[0].get_xydata()] == [(4, 0.59)]
-    assert [t.get_text() for t in pass_ax.get_legend().get_texts()] == [
-        "regular", "FIRE", "dashed: Jensen bound 1-(1-pass@1)^k"]
+    (legend,) = fig.legends  # one legend for the figure: the runs' colours
+    assert [t.get_text() for t in legend.get_texts()] == ["regular", "FIRE", "dashed: Jensen bound 1-(1-pass@1)^k"]
     assert xy(maj_ax.containers[1]) == nudged([(4, 0.3)], 0.02)
     assert len(best_ax.containers) == 1  # only the regular run has best@k
+
+
+def test_scaling_figure_selection_and_weak_test_panels():
+    metrics = TaskMetrics("mbpp_plus_tts", "graded", {
+        "pass@1": 0.2, "pass@4": 0.4, "pass@1_weak": 0.3, "pass@4_weak": 0.6, "maj@4": 0.3, "majtop@1": 0.3,
+        "majtop@4": 0.5, "bontop@1_logprob": 0.25, "bontop@4_logprob": 0.45, "bom@1_logprob": 0.35,
+        "bom@4_logprob": 0.5, "utility@4": 0.1}, {}, 10, 4)
+    fig = scaling_figure("t", [("r", metrics)], {"r": "C0"})
+    pass_ax, maj_ax, selection_ax = fig.axes
+    assert [line.get_linestyle() for line in pass_ax.lines] == ["-", ":"]  # all tests, weak tests
+    assert selection_ax.get_title() == "k submissions from N samples, ranked by logprob"
+    drawn = {line.get_linestyle(): [round(y, 9) for y in line.get_ydata()] for line in selection_ax.lines
+             if len(line.get_ydata()) == 2}
+    assert drawn == {"-": [0.35, 0.5], "--": [0.25, 0.45], ":": [0.3, 0.5]}  # bom, bontop, majtop
+    assert [t.get_text() for t in selection_ax.get_legend().get_texts()] == [
+        "bom (Best-of-Majority)", "bontop", "majtop"]
+
+
+def test_many_panels_wrap_into_rows():
+    values = {f"{family}@{k}": 0.5 for family in ("pass", "maj") for k in (1, 2)}
+    values.update({f"best@{k}_{s}": 0.5 for k in (1, 2) for s in ("logprob", "orm", "other")})
+    fig = scaling_figure("t", [("r", TaskMetrics("t", "none", values, {}, 4, 2))], {"r": "C0"})
+    assert len(fig.axes) == 5
+    assert fig.get_size_inches()[0] == pytest.approx(4 * 5.0)  # four per row, then a second row
 
 
 def test_scaling_figure_y_axis_stays_within_probabilities():

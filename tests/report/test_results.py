@@ -26,7 +26,7 @@ from tests.report.lm_eval_fixture import DOCS_BY_ALPHA
 def test_real_lm_eval_results_round_trip(lm_eval_runs):
     runs = load_runs([path.parent.parent for path in lm_eval_runs])  # the --output_path dirs
     assert [run.path for run in runs] == sorted(lm_eval_runs)
-    assert run_labels(runs) == ["alpha=0.0", "alpha=0.5"]
+    assert run_labels(runs) == ["alpha=0.0 [ConstantLM]", "alpha=0.5 [ConstantLM]"]  # the model object's class
     for run, docs in zip(runs, DOCS_BY_ALPHA.values()):
         (task,) = run.tasks
         assert (task.task, task.filter, task.n_docs, task.n_samples) == ("tts_fixture", "none", 4, 4)
@@ -84,8 +84,8 @@ def test_parse_model_args(model_args, expected):
     assert parse_model_args(model_args) == expected
 
 
-def make_run(name: str, model_args: dict, model: str = "wise_fire") -> Run:
-    return Run(Path(f"/out/{name}.json"), model, model_args, ())
+def make_run(name: str, model_args: dict, model: str = "wise_fire", backend: str | None = None) -> Run:
+    return Run(Path(f"/out/{name}.json"), model, model_args, (), backend)
 
 
 def test_run_labels():
@@ -100,6 +100,20 @@ def test_run_labels():
     sweep = [make_run("a", {"alpha": "0.0", "fire": "False", "seed": "1"}),
              make_run("b", {"alpha": "0.5", "fire": "True", "seed": "1"})]
     assert run_labels(sweep) == ["alpha=0.0 fire=False", "alpha=0.5 fire=True"]
+
+
+def test_labels_name_the_backend_of_every_run():
+    config = {"model": "wise_fire", "model_args": "pretrained=/m,fire=True", "wise_fire": {"backend": "vllm"}}
+    vllm_run = parse_results({"results": {"t": {"pass@1,graded": 0.5}}, "config": config}, Path("a.json"))
+    hf_args = {**config, "model_args": "pretrained=/m,fire=False,backend=hf", "wise_fire": {"backend": "hf"}}
+    hf_run = parse_results({"results": {"t": {"pass@1,graded": 0.5}}, "config": hf_args}, Path("b.json"))
+    assert (vllm_run.backend, hf_run.backend) == ("vllm", "hf")
+    assert run_labels([vllm_run, hf_run]) == ["fire=True [vllm]", "fire=False backend=hf"]  # shown once
+    assert run_labels([vllm_run]) == ["fire=True [vllm]"]
+    lm_eval_own = parse_results({"results": {"t": {"pass@1,graded": 0.5}},
+                                 "config": {"model": "hf", "model_args": "pretrained=/ck/m"}}, Path("c.json"))
+    assert run_labels([lm_eval_own]) == ["m [hf]"]
+    assert run_labels([make_run("a", {}, model="hf", backend="hf")]) == ["hf"]
 
 
 def test_missing_path_is_a_user_error(tmp_path):
