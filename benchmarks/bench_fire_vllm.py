@@ -33,7 +33,7 @@ def main():
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
-    from lm_eval_tts._lm_eval_hook import task_configs_dir
+    from lm_eval_tts.paths import task_configs_dir
     from lm_eval_tts.engines.base import GenRequest, SamplingSettings, derive_seed
     from lm_eval_tts.engines.vllm import VLLMEngine
     from lm_eval_tts.models.embedded import embedded_model_dir

@@ -12,20 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_tts.errors import UserError
+from lm_eval_tts.paths import task_configs_dir
 
 MBPP_TEST_IDS = range(11, 511)  # the official MBPP test split (1-10 few-shot, 511-600 validation, 601-974 train)
 LCB_HUB_BASE = "hf://datasets/livecodebench/code_generation_lite"
 LCB_LATEST_RELEASE = 6
 
 
-def _configs_dir() -> Path:
-    from lm_eval_tts._lm_eval_hook import task_configs_dir
-
-    return task_configs_dir()
-
-
 def shipped_file(bench: str, name: str) -> Path:
-    return _configs_dir() / bench / "data" / name
+    return task_configs_dir() / bench / "data" / name
 
 
 def read_jsonl(source: str | Path) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ import json
 import pytest
 from lm_eval.tasks._yaml_loader import load_yaml
 
-from lm_eval_tts._lm_eval_hook import task_configs_dir
+from lm_eval_tts.paths import task_configs_dir
 from lm_eval_tts.engines.base import Generation
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.tasks.code_results import code_metrics, decode_private_tests, lcb_tests, mbpp_entry_point
