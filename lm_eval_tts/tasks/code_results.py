@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lm_eval_tts.grading.code import AssertCase, CompareCase, FunctionalCase, StdioCase, grade_programs
-from lm_eval_tts.metrics import keys
+from lm_eval_tts.metrics.options import MetricOptions
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
 from lm_eval_tts.tasks.code_extract import extract_code, parse_quietly
 from lm_eval_tts.tasks.common import GradedResponse
@@ -104,9 +104,21 @@ def lcb_entry_point(doc: Mapping[str, Any]) -> str | None:
 # ---------------------------------------------------------------- the grading filter
 
 
-def sample_record(response: Any, program: str, verdict: Any) -> dict[str, Any]:
+def weak_test_count(doc: Mapping[str, Any]) -> int | None:
+    """How many leading tests of the doc form its weak verifier (metrics.verifier): EvalPlus's base inputs
+    (`n_base`, MBPP+ / HumanEval+), or LiveCodeBench's public tests when the data also has hidden ones; None
+    when the task has one set of tests."""
+    if "n_base" in doc:
+        return int(doc["n_base"])
+    if str(doc.get("private_test_cases") or "").strip() and "public_test_cases" in doc:
+        return len(json.loads(doc["public_test_cases"]))
+    return None
+
+
+def sample_record(response: Any, program: str, verdict: Any, weak_tests: int | None = None) -> dict[str, Any]:
     """What `--log_samples` shows for one sample (JSON when lm-eval str()s it); logprob/first_token come from a
-    `Generation` response and are left out for plain strings."""
+    `Generation` response and are left out for plain strings. With `weak_tests` (weak_test_count), also
+    `weak_passed`: the first weak_tests tests all passed."""
     record = GradedResponse(
         program=program,
         correct=bool(verdict.passed),
@@ -114,10 +126,14 @@ def sample_record(response: Any, program: str, verdict: Any) -> dict[str, Any]:
         tests_passed=list(verdict.tests_passed),
         detail=verdict.detail,
     )
+    if weak_tests is not None:
+        record[WEAK_PASSED] = weak_tests > 0 and all(verdict.tests_passed[:weak_tests])
     if getattr(response, "mean_logprob", None) is not None:
         record["logprob"] = response.mean_logprob
     if getattr(response, "token_ids", None):
         record["first_token"] = response.token_ids[0]
+    if getattr(response, "token_ids", None) is not None:
+        record["tokens"] = len(response.token_ids)
     return record
 
 
@@ -134,31 +150,32 @@ def grade_all(
     cases = [make_case(doc, p) for doc, doc_programs in zip(docs, programs) for p in doc_programs]
     verdicts = iter(grade_programs(cases, **limits))
     return [
-        [sample_record(r, p, next(verdicts)) for r, p in zip(doc_resps, doc_programs)]
-        for doc_resps, doc_programs in zip(resps, programs)
+        [sample_record(r, p, next(verdicts), weak_test_count(doc)) for r, p in zip(doc_resps, doc_programs)]
+        for doc_resps, doc_programs, doc in zip(resps, programs, docs)
     ]
 
 
 # ---------------------------------------------------------------- per-document metrics
 
 LOGPROB = "logprob"
+WEAK_PASSED = "weak_passed"
 
 
 def metric_specs_for_code(ks: Sequence[int]) -> list[dict[str, object]]:
-    """lm-eval metric entries of `code_metrics`: the tts metrics without majority vote and #EA (programs have no
-    comparable final answer to vote on)."""
-    return [s for s in metric_specs(ks, score_names=[LOGPROB], with_first_tokens=True) if _is_code_metric(s["metric"])]
+    """lm-eval metric entries of `code_metrics`: the tts metrics without the answer-based ones (majority vote,
+    selection rules, #EA: programs have no comparable final answer to vote on), with the verifier false-positive
+    ones (returned only by tasks with weak and strong tests)."""
+    return metric_specs(ks, score_names=[LOGPROB], with_first_tokens=True, with_answers=False, with_tokens=True,
+                        with_verifier=True)
 
 
-def _is_code_metric(key: str) -> bool:
-    at_k = keys.parse_at_k(key)
-    return key != keys.NUM_DISTINCT_ANSWERS and (at_k is None or at_k.family != keys.MAJ)
-
-
-def code_metrics(records: Sequence[Mapping[str, Any]], ks: Sequence[int]) -> dict[str, object]:
-    """pass@k for the ks (plus best@k_logprob and distinct first tokens when every record has them)."""
-    n = len(records)
+def code_metrics(records: Sequence[Mapping[str, Any]], ks: Sequence[int],
+                 options: MetricOptions = MetricOptions()) -> dict[str, object]:
+    """pass@k for the ks (plus best@k_logprob, distinct first tokens, tokens per sample, and the verifier
+    false-positive metrics when every record has what they need)."""
     scores = {LOGPROB: [r[LOGPROB] for r in records]} if all(LOGPROB in r for r in records) else None
     first_tokens = [r["first_token"] for r in records] if all("first_token" in r for r in records) else None
-    metrics = doc_metrics([r["correct"] for r in records], [None] * n, scores, first_tokens, ks)
-    return {key: value for key, value in metrics.items() if _is_code_metric(key)}
+    tokens = [r["tokens"] for r in records] if all("tokens" in r for r in records) else None
+    weak = [r[WEAK_PASSED] for r in records] if all(WEAK_PASSED in r for r in records) else None
+    return doc_metrics([r["correct"] for r in records], None, scores, first_tokens, ks, tokens=tokens,
+                       weak_correct=weak, options=options)

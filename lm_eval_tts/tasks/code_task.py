@@ -24,6 +24,7 @@ from lm_eval.api.task import ConfigurableTask
 
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.metrics.estimators import default_ks
+from lm_eval_tts.metrics.options import parse_metric_options
 from lm_eval_tts.tasks import code_data, code_results
 from lm_eval_tts.tasks.code_options import CodeOptions, parse_code_options
 from lm_eval_tts.tasks.common import FILTER_NAME, GradeResponses, SpecMetricsMixin
@@ -47,6 +48,7 @@ class CodeTask(SpecMetricsMixin, ConfigurableTask):
         repeats = int(config.get("repeats") or 1)
         self.ks = self.options.ks or tuple(default_ks(repeats))
         check_ks(self.ks, repeats)
+        self.metric_options = parse_metric_options(metadata, repeats)
         super().__init__(config=config, **kwargs)
         self._filters = [FilterEnsemble(name=FILTER_NAME, filters=[partial(GradeResponses, self)])]
         self._specs = code_results.metric_specs_for_code(self.ks)
@@ -85,7 +87,7 @@ class CodeTask(SpecMetricsMixin, ConfigurableTask):
 
     def process_results(self, doc, results):
         (records,) = results
-        return code_results.code_metrics(records, self.ks)
+        return code_results.code_metrics(records, self.ks, self.metric_options)
 
 
 class MbppTask(CodeTask):

@@ -212,6 +212,30 @@ def test_code_metrics_without_token_data():
     m = code_metrics([{"correct": True}] * 2, (1, 2))
     assert m["pass@2"] == 1.0 and not any(k.startswith("best@") for k in m)
     assert "num_distinct_first_tokens" not in m
+    assert not any(k.startswith(("pass@1_weak", "utility@")) for k in m)  # one set of tests: no verifier view
+
+
+def test_records_tell_weak_from_strong_tests():
+    from lm_eval_tts.grading.code import CodeVerdict
+    from lm_eval_tts.metrics.options import MetricOptions
+    from lm_eval_tts.tasks.code_results import sample_record, weak_test_count
+
+    assert weak_test_count({"n_base": 3, "inputs": ["x"] * 10}) == 3  # MBPP+ / HumanEval+: base inputs first
+    public = json.dumps([{"input": "1", "output": "1", "testtype": "stdin"}] * 2)
+    assert weak_test_count({"public_test_cases": public, "private_test_cases": "[{}]"}) == 2  # LCB with hidden
+    assert weak_test_count({"public_test_cases": public, "private_test_cases": ""}) is None
+    assert weak_test_count({"test_list": ["assert f(1) == 1"]}) is None
+    passes_base = CodeVerdict(False, (True, True, True, False), "wrong_answer")
+    passes_all = CodeVerdict(True, (True,) * 4, None)
+    fails_base = CodeVerdict(False, (True, False, True, True), "wrong_answer")
+    records = [sample_record("r", "p", v, weak_tests=3) for v in (passes_base, passes_all, fails_base, passes_all)]
+    assert [r["weak_passed"] for r in records] == [True, True, False, True]
+    assert "weak_passed" not in sample_record("r", "p", passes_all)
+    m = code_metrics(records, (1, 4), MetricOptions(fp_cost=2.0))
+    assert m["pass@1"] == 0.5 and m["pass@1_weak"] == 0.75
+    assert m["false_positive_rate"] == {"weak_passed": 3, "false_positives": 1}
+    assert m["utility@4"] == pytest.approx((2 - 2.0 * 1) / 3)  # surely submits; 2 right, 1 false positive
+    assert m["resampling_limit"] == pytest.approx(2 / 3)
 
 
 @pytest.mark.parametrize(
