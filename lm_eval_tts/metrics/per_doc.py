@@ -31,7 +31,7 @@ from lm_eval_tts.metrics import keys
 from lm_eval_tts.metrics.aggregations import FalsePositiveItem, JensenItem, UtilityCurveItem
 from lm_eval_tts.metrics.estimators import best_at_k, check_k, distinct_count, maj_at_k, pass_at_k
 from lm_eval_tts.metrics.options import MetricOptions
-from lm_eval_tts.metrics.selection import BOM, BONTOP, MAJTOP, Selection, selection_values
+from lm_eval_tts.metrics.selection import Selection, selection_values
 from lm_eval_tts.metrics.verifier import (
     resampling_limit,
     resampling_utility,
@@ -158,14 +158,14 @@ def metric_specs(
 
 def _selections(ks: Sequence[int], score_names) -> list[Selection]:
     """majtop@k for every k, then bontop@k_<score> and bom@k_<score> for every score name."""
-    return [Selection(MAJTOP, k) for k in ks] + [
-        Selection(rule, k, name) for rule in (BONTOP, BOM) for name in score_names for k in ks]
+    return [Selection(keys.MAJTOP, k) for k in ks] + [
+        Selection(rule, k, name) for rule in (keys.BONTOP, keys.BOM) for name in score_names for k in ks]
 
 
 def _selection_key(selection: Selection) -> str:
-    if selection.rule == MAJTOP:
+    if selection.rule == keys.MAJTOP:
         return keys.majtop_key(selection.k)
-    make = keys.bontop_key if selection.rule == BONTOP else keys.bom_key
+    make = keys.bontop_key if selection.rule == keys.BONTOP else keys.bom_key
     return make(selection.k, selection.score)
 
 

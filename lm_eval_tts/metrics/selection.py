@@ -39,13 +39,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from lm_eval_tts.errors import UserError
+from lm_eval_tts.metrics.keys import BOM, BONTOP, MAJTOP  # the rules are named as their metric families
 
 DEFAULT_THRESHOLD = Fraction(1, 8)
 EXACT_SUBSETS = 2000
 MC_SUBSETS = 4000
 MC_SEED = 0
-
-MAJTOP, BONTOP, BOM = "majtop", "bontop", "bom"
 
 
 @dataclass(frozen=True)
