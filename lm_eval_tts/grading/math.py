@@ -4,7 +4,8 @@ Equivalence is decided by math-verify (sympy-based: fractions vs decimals, radic
 degrees, percentages, \\text{} answers) run in a `DeadlinePool`: every comparison has a wall-clock limit that holds
 even when math-verify hangs, and a comparison that overruns counts as "not equivalent" (status "timeout").
 Answers that are identical after whitespace/\\left/\\right normalisation, or plain numbers (integers, decimals,
-fractions) of equal value, are accepted without a worker; two different integers are rejected without one.
+fractions) of equal value, are accepted without a worker; two numbers or arithmetic expressions whose values
+clearly differ are rejected without one (`certain_verdict`).
 Identical (gold, answer) pairs are graded once per grader (LRU cache).
 """
 
@@ -20,6 +21,7 @@ from typing import Sequence
 
 from lm_eval_tts.grading import deadline_pool
 from lm_eval_tts.grading.deadline_pool import DeadlinePool
+from lm_eval_tts.grading.latex_number import numeric_value
 from lm_eval_tts.grading.verdict import DIFFERENT, ERROR, IDENTICAL, NO_ANSWER, TIMEOUT, VERIFIED, Verdict
 
 DEFAULT_TIMEOUT = 5.0
@@ -53,18 +55,23 @@ _FRACTION = re.compile(r"(-?)\\frac\{(\d+)\}\{(\d+)\}|(-?\d+)/(\d+)")
 
 
 def certain_verdict(gold: str, answer: str) -> Verdict | None:
-    """Decide without math-verify when it is certain: the same normalised text, two plain numbers of equal value,
-    or two different integers. None: ask math-verify."""
+    """Decide without math-verify when its verdict is certain: the same normalised text or two plain numbers of
+    equal value (equivalent); two different fractions/integers, or two arithmetic expressions whose values differ
+    by more than 1e-6 relative (different: math-verify calls numbers equal only when exactly equal, or equal after
+    rounding to 6 decimals when a decimal is involved). None: ask math-verify."""
     gold_text, answer_text = normalize_answer_text(gold), normalize_answer_text(answer)
     if gold_text == answer_text:
         return Verdict(True, IDENTICAL)
-    gold_value, answer_value = _plain_number(gold_text), _plain_number(answer_text)
-    if gold_value is None or answer_value is None:
-        return None
-    if gold_value == answer_value:
-        return Verdict(True, IDENTICAL)
-    if _INTEGER.fullmatch(gold_text) and _INTEGER.fullmatch(answer_text):
-        return Verdict(False, DIFFERENT)
+    gold_number, answer_number = _plain_number(gold_text), _plain_number(answer_text)
+    if gold_number is not None and answer_number is not None:
+        if gold_number == answer_number:
+            return Verdict(True, IDENTICAL)
+        if "." not in gold_text + answer_text:
+            return Verdict(False, DIFFERENT)
+    gold_value, answer_value = numeric_value(gold_text), numeric_value(answer_text)
+    if gold_value is not None and answer_value is not None:
+        if abs(gold_value - answer_value) > 1e-6 * max(1.0, abs(gold_value), abs(answer_value)):
+            return Verdict(False, DIFFERENT)
     return None
 
 
@@ -116,7 +123,7 @@ class MathGrader:
                     verdicts[i] = Verdict(self._cache[(gold, answer)].equivalent, self._cache[(gold, answer)].status)
                 else:
                     to_check.setdefault((gold, answer), []).append(i)
-            keys = list(to_check)
+            keys = sorted(to_check)  # pairs of one gold in a row: each worker parses that gold once
             for key, outcome in zip(keys, self._pool.map(keys)):
                 verdict = _verdict(outcome)
                 self._remember(key, verdict)

@@ -192,17 +192,31 @@ def test_batch_keeps_input_order_and_deduplicates(grader):
     assert [v.equivalent for v in verdicts] == [True, False, True, False] * 5
 
 
-@pytest.mark.parametrize(
-    "gold, answer, equivalent",
-    [("5", "5.0", True), ("5", "6", False), ("\\frac{1}{2}", "0.5", True), ("-\\frac{3}{4}", "-3/4", True),
-     ("12", "12.000", True), ("7", "-7", False)],
-)
-def test_plain_numbers_are_decided_without_a_worker(gold, answer, equivalent):
+CERTAIN = [  # (gold, answer, equivalent): decided without a worker, and math-verify agrees (checked below)
+    ("5", "5.0", True), ("5", "6", False), ("\\frac{1}{2}", "0.5", True), ("-\\frac{3}{4}", "-3/4", True),
+    ("12", "12.000", True), ("7", "-7", False), ("0.5", "0.6", False), ("\\frac{1}{3}", "\\frac{333}{1000}", False),
+    ("\\frac{3}{56}", "\\frac{56}{3}", False), ("3\\sqrt{13}", "3\\sqrt{31}", False), ("10", "\\sqrt{2}+\\sqrt{6}", False),
+    ("288 \\pi", "288", False), ("\\frac{\\pi}{6}", "-\\frac{\\pi}{6}", False), ("2^{10}", "1000", False),
+]
+
+
+@pytest.mark.parametrize("gold, answer, equivalent", CERTAIN)
+def test_certain_verdicts_are_decided_without_a_worker(gold, answer, equivalent):
     verdict = certain_verdict(gold, answer)
     assert verdict is not None and verdict.equivalent is equivalent and verdict.seconds == 0.0
 
 
-@pytest.mark.parametrize("gold, answer", [("0.5", "0.6"), ("1,2", "12"), ("\\frac{1}{0}", "1"), ("x", "y")])
+def test_certain_verdicts_are_math_verifys_verdicts():
+    from lm_eval_tts.grading.math_verify_worker import equivalent
+
+    assert [equivalent(gold, answer) for gold, answer, _ in CERTAIN] == [same for _, _, same in CERTAIN]
+
+
+@pytest.mark.parametrize(
+    "gold, answer",
+    [("1,2", "12"), ("\\frac{1}{0}", "1"), ("x", "y"), ("\\frac{1}{3}", "0.333333"),  # rounding: math-verify decides
+     ("\\sqrt{8}", "2\\sqrt{2}"), ("3\\frac{1}{2}", "3.5"), ("44\\%", "0.44"), ("90^\\circ", "90")],
+)
 def test_anything_less_certain_goes_to_math_verify(gold, answer):
     assert certain_verdict(gold, answer) is None
 
