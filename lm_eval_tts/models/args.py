@@ -39,6 +39,9 @@ class WiseFireArgs:
     trust_remote_code: bool = False
     batch_size: int | str = "auto"
     device: str | None = None
+    ray_address: str | None = None  # data_parallel_size > 1 (Ray replicas): auto or HOST:PORT; default a local Ray
+    replica_cpus: float | None = None  # Ray resources per replica (default 1 CPU, + tp x pp GPUs on a GPU cluster)
+    replica_gpus: float | None = None
     engine_kwargs: dict = field(default_factory=dict)  # vLLM EngineArgs passed through
 
 
@@ -112,6 +115,9 @@ def parse_model_args(raw: dict) -> WiseFireArgs:
         add_bos_token=_as_bool(raw.get("add_bos_token", False), "add_bos_token"),
         trust_remote_code=_as_bool(raw.get("trust_remote_code", False), "trust_remote_code"),
         batch_size=raw.get("batch_size", "auto") or "auto", device=raw.get("device"),
+        ray_address=str(raw["ray_address"]).strip() if raw.get("ray_address") else None,
+        replica_cpus=_as_number(raw["replica_cpus"], "replica_cpus") if "replica_cpus" in raw else None,
+        replica_gpus=_as_number(raw["replica_gpus"], "replica_gpus") if "replica_gpus" in raw else None,
         engine_kwargs=engine_kwargs,
     )
 

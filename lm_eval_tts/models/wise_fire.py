@@ -56,20 +56,22 @@ class WiseFireLM(LM):
     def _build_engine(self):
         a = self.args
         if a.backend == "vllm":
+            from lm_eval_tts.engines.replicas import ReplicaEngine, ReplicaOptions, connect_ray
             from lm_eval_tts.engines.vllm import VLLMEngine
 
-            checkpoint = self.merge_spec.checkpoints[0] if self.merge_spec.is_identity else str(
-                cached_merge(self.merge_spec))
             engine_kwargs = dict(a.engine_kwargs, dtype=a.dtype, trust_remote_code=a.trust_remote_code)
             if a.max_model_len is not None:
                 engine_kwargs["max_model_len"] = a.max_model_len
-            replicas = int(engine_kwargs.pop("data_parallel_size", 1) or 1)
+            replicas = ReplicaOptions.for_engine(engine_kwargs.pop("data_parallel_size", 1), engine_kwargs,
+                                                 cpus=a.replica_cpus, gpus=a.replica_gpus, ray_address=a.ray_address)
+            checkpoint = self.merge_spec.checkpoints[0] if self.merge_spec.is_identity else str(
+                cached_merge(self.merge_spec))
             options = dict(seed=a.seed, engine_kwargs=engine_kwargs, fire_top_k=a.fire.top_k if a.fire else 0)
-            if replicas > 1:
-                from lm_eval_tts.engines.data_parallel import DataParallelVLLMEngine
-
-                return DataParallelVLLMEngine(checkpoint, self.tokenizer, size=replicas,
-                                              tokenizer_path=self.merge_spec.checkpoints[0], **options)
+            if replicas.replicas > 1:
+                return ReplicaEngine(checkpoint, self.merge_spec.checkpoints[0], replicas,
+                                     trust_remote_code=a.trust_remote_code, **options)
+            if a.ray_address:
+                connect_ray(a.ray_address)  # vLLM's Ray executor (distributed_executor_backend=ray) joins this cluster
             return VLLMEngine(checkpoint, self.tokenizer, **options)
         from lm_eval_tts.engines.hf import HFEngine
 
