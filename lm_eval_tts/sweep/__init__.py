@@ -5,7 +5,8 @@
 The engine starts once, on LATE; for each alpha the merge (1 - alpha) * EARLY + alpha * LATE is computed from disk
 and loaded into the live engine in place (vLLM: on every worker; transformers: in memory), lm-eval evaluates the
 tasks, and the results are saved as `lm_eval --output_path` would (out/alpha_<alpha>/...). Then one table
-(out/sweep.md, out/sweep.csv) and, with --plot, PNGs in out/plots/.
+(out/sweep.md, out/sweep.csv) and, with --plot, PNGs in out/plots/. With `--replicas R` the alphas are spread over
+R Ray replicas (each its own engine, swapping weights in place the same way), for sweeps on many GPUs or nodes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from lm_eval_tts.errors import UserError
 
 # Keys the sweep sets itself for every alpha; the user cannot also give them in --model_args.
 _SWEEP_KEYS = ("pretrained", "base", "alpha", "weights", "checkpoints")
+# model_args that place the --replicas on Ray; the driver uses them, the replicas' own models do not get them.
+_REPLICA_KEYS = ("ray_address", "replica_cpus", "replica_gpus")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,11 +50,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--confirm_run_unsafe_code", action="store_true", help="needed by code tasks")
     parser.add_argument("--plot", action="store_true",
                         help="write PNGs to DIR/plots: metrics vs alpha, and metric@k vs k with one line per alpha")
+    parser.add_argument("--replicas", type=int, default=1, metavar="R",
+                        help="spread the alphas over R Ray replicas, each its own engine (default 1: one engine "
+                             "here); --model_args ray_address=auto|HOST:PORT joins a cluster, replica_cpus/"
+                             "replica_gpus size each replica")
 
 
 def run(args: argparse.Namespace) -> int:
-    from lm_eval_tts.sweep.alphas import parse_alphas
-    from lm_eval_tts.sweep.evaluate import EvalSettings, run_sweep
+    from lm_eval_tts.sweep.alphas import format_alpha, parse_alphas
+    from lm_eval_tts.sweep.evaluate import EvalSettings, task_manager
     from lm_eval_tts.sweep.summary import sweep_rows, sweep_runs, write_plots, write_tables
 
     alphas = parse_alphas(args.alphas)
@@ -60,21 +67,16 @@ def run(args: argparse.Namespace) -> int:
     if args.output_path.exists() and not args.output_path.is_dir():
         raise UserError(f"--output_path {args.output_path}: exists and is not a directory; give a directory")
     _check_mergeable(args.pretrained, args.base)
-    task_manager = _task_manager(model_args, metadata)
-    tasks = _check_tasks(args.tasks, task_manager)
+    tasks = _check_tasks(args.tasks, task_manager(model_args, metadata))
     settings = EvalSettings(
         tasks=tasks, num_fewshot=args.num_fewshot, limit=_limit(args.limit), gen_kwargs=args.gen_kwargs,
         apply_chat_template=args.apply_chat_template, system_instruction=args.system_instruction,
         log_samples=args.log_samples, confirm_run_unsafe_code=args.confirm_run_unsafe_code,
     )
-    from lm_eval_tts.models.wise_fire import WiseFireLM
-
-    lm = WiseFireLM(pretrained=args.pretrained, **model_args)  # the one engine of the sweep, started on LATE
     results = []
-    for result in run_sweep(lm, args.pretrained, args.base, alphas, model_args, settings, task_manager,
-                            args.output_path):
-        print(f"alpha={result.alpha:g}: swap {result.swap_seconds:.1f} s, evaluation {result.eval_seconds:.1f} s, "
-              f"results in {result.output_dir}", file=sys.stderr)
+    for result in _sweep(args, alphas, model_args, metadata, settings):
+        print(f"alpha={format_alpha(result.alpha)}: swap {result.swap_seconds:.1f} s, evaluation "
+              f"{result.eval_seconds:.1f} s, results in {result.output_dir}", file=sys.stderr)
         results.append(result)
     runs = sweep_runs(results)
     rows = sweep_rows(runs)
@@ -85,6 +87,32 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _sweep(args, alphas, model_args: dict, metadata: dict, settings):
+    """One engine here (--replicas 1), or the alphas spread over Ray replicas."""
+    from lm_eval_tts.sweep.evaluate import run_sweep, run_sweep_on_replicas, task_manager
+
+    if args.replicas < 1:
+        raise UserError(f"--replicas {args.replicas}: give a number of replicas >= 1")
+    if args.replicas == 1:
+        from lm_eval_tts.models.wise_fire import WiseFireLM
+
+        lm = WiseFireLM(pretrained=args.pretrained, **model_args)  # the one engine of the sweep, started on LATE
+        return run_sweep(lm, args.pretrained, args.base, alphas, model_args, settings,
+                         task_manager(model_args, metadata), args.output_path)
+    from lm_eval_tts.engines.replicas import ReplicaOptions
+    from lm_eval_tts.models.args import parse_model_args
+
+    if "data_parallel_size" in model_args:
+        raise UserError("--replicas spreads the alphas over replicas; data_parallel_size (every alpha on several "
+                        "replicas) cannot be combined with it: drop one of them")
+    parsed = parse_model_args({"pretrained": args.pretrained, **model_args})  # bad model_args fail before Ray starts
+    options = ReplicaOptions.for_engine(args.replicas, parsed.engine_kwargs, cpus=parsed.replica_cpus,
+                                        gpus=parsed.replica_gpus, ray_address=parsed.ray_address)
+    replica_args = {k: v for k, v in model_args.items() if k not in _REPLICA_KEYS}
+    return run_sweep_on_replicas(args.pretrained, args.base, alphas, replica_args, settings, metadata,
+                                 args.output_path, options)
 
 
 def _model_args(text: str) -> dict:
@@ -128,13 +156,6 @@ def _check_mergeable(pretrained: str, base: str) -> None:
     from lm_eval_tts.merge.spec import MergeSpec
 
     plan_merge(MergeSpec.from_alpha(pretrained, base, 0.5))
-
-
-def _task_manager(model_args: dict, metadata: dict):
-    """As lm_eval's CLI does: task metadata = model_args | --metadata (our task_configs/ are added by the hook)."""
-    from lm_eval.tasks import TaskManager
-
-    return TaskManager(metadata=model_args | metadata)
 
 
 def _check_tasks(text: str, task_manager) -> list[str]:

@@ -1,4 +1,4 @@
-"""Parse `--alphas`: an inclusive range `start:stop:step` or a comma-separated list."""
+"""Parse `--alphas` (an inclusive range `start:stop:step` or a comma-separated list), and write an alpha exactly."""
 
 from __future__ import annotations
 
@@ -24,10 +24,18 @@ def parse_alphas(text: str) -> tuple[float, ...]:
     seen = set()
     for value in values:
         if value in seen:
-            raise UserError(f"--alphas {text!r}: alpha {value:g} appears twice; give each alpha once ({_EXAMPLES})")
+            raise UserError(f"--alphas {text!r}: alpha {format_alpha(value)} appears twice; give each alpha once "
+                            f"({_EXAMPLES})")
         seen.add(value)
     return values
 
+
+def format_alpha(alpha: float) -> str:
+    """The shortest text that reads back as exactly this float (`float(text) == alpha`), without a trailing `.0`:
+    0.5 -> "0.5", 1.0 -> "1", 0.1 + 0.2 -> "0.30000000000000004", 1e-07 -> "1e-07". Distinct alphas never share a
+    name, which `:g` (6 significant digits) does not guarantee."""
+    text = repr(float(alpha))
+    return text[:-2] if text.endswith(".0") else text
 
 def _range(text: str) -> tuple[float, ...]:
     parts = text.split(":")
@@ -54,3 +62,4 @@ def _number(part: str, text: str) -> float:
     if not math.isfinite(value):
         raise UserError(f"--alphas {text!r}: {part.strip()!r} is not a finite number ({_EXAMPLES})")
     return value
+

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lm_eval_tts.metrics import keys
 from lm_eval_tts.report.results import Run, parse_results, run_labels
 from lm_eval_tts.report.table import family_order, markdown_table
+from lm_eval_tts.sweep.alphas import format_alpha
 from lm_eval_tts.sweep.evaluate import AlphaResult
+from lm_eval_tts.sweep.output import write_atomic
 
 ALPHA = "alpha"
 TABLE_MARKDOWN = "sweep.md"
@@ -52,7 +52,7 @@ def format_markdown(rows: Sequence[Mapping[str, object]]) -> str:
     from lm_eval_tts.report.plots import headline_metrics
 
     columns = headline_metrics(rows) + [key for key in _PER_PROBLEM if any(key in row for row in rows)]
-    body = [[f"{float(row[ALPHA]):g}", str(row["task"]), *(_value(row.get(c)) for c in columns)] for row in rows]
+    body = [[format_alpha(float(row[ALPHA])), str(row["task"]), *(_value(row.get(c)) for c in columns)] for row in rows]
     return markdown_table([ALPHA, "task", *columns], body) + "\n"
 
 
@@ -63,14 +63,14 @@ def format_csv(rows: Sequence[Mapping[str, object]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([f"{float(row[ALPHA]):g}", row["task"], *("" if row.get(h) is None else row[h]
+        writer.writerow([format_alpha(float(row[ALPHA])), row["task"], *("" if row.get(h) is None else row[h]
                                                                   for h in header[2:])])
     return out.getvalue()
 
 
 def write_tables(rows: Sequence[Mapping[str, object]], output_dir: Path) -> list[Path]:
-    return [_write_text(Path(output_dir) / TABLE_MARKDOWN, format_markdown(rows)),
-            _write_text(Path(output_dir) / TABLE_CSV, format_csv(rows))]
+    return [write_atomic(Path(output_dir) / TABLE_MARKDOWN, format_markdown(rows).encode()),
+            write_atomic(Path(output_dir) / TABLE_CSV, format_csv(rows).encode())]
 
 
 def write_plots(runs: Sequence[Run], output_dir: Path) -> list[Path]:
@@ -84,16 +84,3 @@ def write_plots(runs: Sequence[Run], output_dir: Path) -> list[Path]:
 def _value(value: object) -> str:
     return "" if value is None else f"{float(value):.3f}"
 
-
-def _write_text(path: Path, text: str) -> Path:
-    """Write via a temporary file in the same dir, then rename: a reader never sees half a table."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path

