@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "cache": ("lm_eval_tts.merge.cache_cli", "list or clear cached merged checkpoints"),
     "sweep": ("lm_eval_tts.sweep", "evaluate a list of alphas with one live vLLM engine"),
     "report": ("lm_eval_tts.report.cli", "tables and plots from lm_eval results files"),
+    "view": ("lm_eval_tts.report.view.cli", "one self-contained HTML file to read the samples of lm_eval runs"),
 }
 
 
