@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from lm_eval_tts.metrics.estimators import check_k, pass_at_k
 
+WEAK_PASSED = "weak_passed"  # the per-sample record field of tasks with weak tests: it passed them
+
 
 @dataclass(frozen=True)
 class VerifierCounts:
