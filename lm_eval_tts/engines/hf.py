@@ -25,12 +25,10 @@ from transformers import (
 )
 
 from lm_eval_tts.engines.base import Generation, GenRequest, SamplingSettings, truncate_at_stop
+from lm_eval_tts.dtypes import torch_dtype
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.sampling.fire import FireParams
 from lm_eval_tts.sampling.hf_processor import NOT_HOT, FireSampler, newlines_per_token
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
-
 
 def sample_generator(seed: int, sample_index: int, device: str | torch.device = "cpu") -> torch.Generator:
     """The random stream of sample `sample_index` of a request seeded with `seed` (independent across both)."""
@@ -102,11 +100,9 @@ class HFEngine:
         batch_size: int = 16,
         progress: bool = True,
     ):
-        if dtype not in DTYPES:
-            raise UserError(f"dtype must be one of {', '.join(DTYPES)} (got {dtype!r}); e.g. dtype=float32")
         if not (isinstance(batch_size, int) and batch_size >= 1):
             raise UserError(f"batch_size must be an integer >= 1 (got {batch_size!r}); e.g. batch_size=16")
-        self.model = _load_model(model_or_path, DTYPES[dtype], device)
+        self.model = _load_model(model_or_path, torch_dtype(dtype), device)  # UserError for an unknown dtype
         self.tokenizer = _load_tokenizer(tokenizer if tokenizer is not None else model_or_path)
         self.device = torch.device(device)
         self.batch_size = batch_size

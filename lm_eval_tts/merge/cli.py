@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from lm_eval_tts.errors import UserError
-from lm_eval_tts.merge.spec import DTYPE_ALIASES, MergeSpec
+from lm_eval_tts.dtypes import DTYPE_ALIASES
+from lm_eval_tts.merge.spec import MergeSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,19 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> MergeSpec:
-    if args.checkpoints is not None or args.weights is not None:
-        if args.pretrained or args.base or args.alpha is not None:
-            raise UserError("use either --pretrained/--base/--alpha or --checkpoints/--weights, not both")
-        if not args.checkpoints or not args.weights:
-            raise UserError("--checkpoints needs --weights (one weight per checkpoint), and vice versa")
-        return MergeSpec(tuple(args.checkpoints), tuple(args.weights), args.dtype)
-    if not args.pretrained:
-        raise UserError("nothing to merge: give --pretrained LATE --base EARLY --alpha A, or --checkpoints/--weights")
-    if args.base and args.alpha is None:
-        raise UserError("--base needs --alpha (the weight of --pretrained, e.g. --alpha 0.5)")
-    if args.alpha is not None and not args.base:
-        raise UserError("--alpha needs --base (the early checkpoint to interpolate with)")
-    return MergeSpec.from_alpha(args.pretrained, args.base, 1.0 if args.alpha is None else args.alpha, args.dtype)
+    return MergeSpec.requested(args.pretrained, args.base, args.alpha, tuple(args.checkpoints or ()),
+                               tuple(args.weights or ()), args.dtype, style="cli")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,27 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from lm_eval_tts.dtypes import canonical_dtype
 from lm_eval_tts.errors import UserError
-
-# Accepted spellings -> canonical torch dtype name; "auto" keeps each tensor's dtype from the first checkpoint.
-DTYPE_ALIASES = {
-    "auto": "auto",
-    "float32": "float32",
-    "fp32": "float32",
-    "float": "float32",
-    "bfloat16": "bfloat16",
-    "bf16": "bfloat16",
-    "float16": "float16",
-    "fp16": "float16",
-    "half": "float16",
-}
-
-
-def canonical_dtype(name: str) -> str:
-    try:
-        return DTYPE_ALIASES[str(name).strip().lower()]
-    except KeyError:
-        raise UserError(f"dtype={name!r} is not supported; use one of float32, bfloat16, float16, auto") from None
 
 
 @dataclass(frozen=True)
@@ -73,6 +54,48 @@ class MergeSpec:
         if base is None or str(base).strip() == "":
             return cls((pretrained,), (1.0,), dtype)
         return cls((pretrained, base), (alpha, 1.0 - alpha), dtype)
+
+    @classmethod
+    def requested(cls, pretrained: str | None = None, base: str | None = None, alpha: float | None = None,
+                  checkpoints: tuple[str, ...] = (), weights: tuple[float, ...] = (), dtype: str = "auto", *,
+                  style: str = "model_args") -> "MergeSpec":
+        """What a user asked to merge, in either form: WiSE-FT (pretrained, base, alpha), or N-way (checkpoints,
+        weights; a `pretrained` among them is moved first, since config and tokenizer come from it).
+
+        The one rule behind `lm-eval-tts merge` (style="cli") and wise_fire's model_args (style="model_args"):
+        errors spell each argument as that front end does (`--alpha 0.5` or `alpha=0.5`).
+        """
+
+        def arg(name: str, value: str = "") -> str:
+            if style == "cli":
+                return f"--{name}" + (f" {value}" if value else "")
+            return f"{name}={value}"
+
+        if checkpoints or weights:
+            if base is not None or alpha is not None:
+                raise UserError(f"use either {arg('base')}/{arg('alpha')} or {arg('checkpoints')}/{arg('weights')}, "
+                                "not both")
+            if not checkpoints or not weights:
+                raise UserError(f"{arg('checkpoints')} needs {arg('weights')} (one weight per checkpoint), "
+                                "and vice versa")
+            spec = cls(tuple(checkpoints), tuple(weights), dtype)
+            if pretrained is None:
+                return spec
+            if pretrained not in spec.checkpoints:
+                raise UserError(f"{arg('pretrained', pretrained)} must be one of {arg('checkpoints')} "
+                                "(its config and tokenizer are used)")
+            first = spec.checkpoints.index(pretrained)
+            order = [first] + [i for i in range(len(spec.checkpoints)) if i != first]
+            return cls(tuple(spec.checkpoints[i] for i in order), tuple(spec.weights[i] for i in order), spec.dtype)
+        if pretrained is None:
+            raise UserError(f"nothing to merge: give {arg('pretrained', 'LATE')} {arg('base', 'EARLY')} "
+                            f"{arg('alpha', 'A')}, or {arg('checkpoints')} with {arg('weights')}")
+        if base is not None and alpha is None:
+            raise UserError(f"{arg('base')} needs {arg('alpha')} (the weight of pretrained: "
+                            f"theta = (1-alpha)*base + alpha*pretrained), e.g. {arg('alpha', '0.5')}")
+        if alpha is not None and base is None:
+            raise UserError(f"{arg('alpha')} needs {arg('base', 'EARLY')} (the early checkpoint to interpolate with)")
+        return cls.from_alpha(pretrained, base, 1.0 if alpha is None else alpha, dtype)
 
     @property
     def is_identity(self) -> bool:

@@ -7,12 +7,15 @@ to vLLM when they are vLLM engine arguments (tensor_parallel_size, gpu_memory_ut
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lm_eval_tts.dtypes import canonical_dtype
 from lm_eval_tts.errors import UserError
+from lm_eval_tts.merge.spec import MergeSpec
 from lm_eval_tts.models.embedded import EMBEDDED_NAME
 from lm_eval_tts.sampling.fire import FireParams, parse_fire_at
 
@@ -26,11 +29,8 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 class WiseFireArgs:
     pretrained: str
     backend: str
+    merge: MergeSpec  # the weights to evaluate (checkpoint refs as given; the bundled model not yet converted)
     fire: FireParams | None = None
-    base: str | None = None
-    alpha: float | None = None
-    checkpoints: tuple[str, ...] = ()
-    weights: tuple[float, ...] = ()
     seed: int = 1234
     dtype: str = "auto"
     max_model_len: int | None = None
@@ -45,8 +45,8 @@ class WiseFireArgs:
     engine_kwargs: dict = field(default_factory=dict)  # vLLM EngineArgs passed through
 
 
-_OWN = {f.name for f in dataclasses.fields(WiseFireArgs)} - {"engine_kwargs", "fire"} | {
-    "fire", "fire_temperature", "fire_top_k", "fire_at"}
+_OWN = {f.name for f in dataclasses.fields(WiseFireArgs)} - {"engine_kwargs", "merge"} | {
+    "fire_temperature", "fire_top_k", "fire_at", "base", "alpha", "checkpoints", "weights"}
 
 
 def parse_model_args(raw: dict) -> WiseFireArgs:
@@ -72,44 +72,30 @@ def parse_model_args(raw: dict) -> WiseFireArgs:
         else:
             unknown.append(key)
     if unknown:
-        hint = " or a vLLM engine argument" if backend == "vllm" else " (vLLM engine arguments need backend=vllm)"
-        raise UserError(f"unknown model_arg {', '.join(sorted(unknown))}: expected one of "
-                        f"{', '.join(sorted(_OWN - {'backend'}) + ['backend'])}{hint}")
+        raise UserError(_unknown_args_message(sorted(unknown), engine_fields, backend))
 
+    fire_on = _as_bool(raw.get("fire", False), "fire")
     fire = None
-    if _as_bool(raw.get("fire", False), "fire"):
+    if fire_on or any(k in raw for k in ("fire_temperature", "fire_top_k", "fire_at")):  # checked even when off
         fire = FireParams(temperature=_as_number(raw.get("fire_temperature", 30.0), "fire_temperature"),
                           top_k=_as_int(raw.get("fire_top_k", 16), "fire_top_k"),
                           line=parse_fire_at(raw.get("fire_at")))
-    elif any(k in raw for k in ("fire_temperature", "fire_top_k", "fire_at")):
-        FireParams(temperature=_as_number(raw.get("fire_temperature", 30.0), "fire_temperature"),
-                   top_k=_as_int(raw.get("fire_top_k", 16), "fire_top_k"), line=parse_fire_at(raw.get("fire_at")))
 
     pretrained = _checkpoint(raw["pretrained"], "pretrained")
-    base = _checkpoint(raw["base"], "base") if raw.get("base") not in (None, "") else None
-    alpha = _as_number(raw["alpha"], "alpha") if "alpha" in raw else None
-    checkpoints = tuple(_checkpoint(c, "checkpoints") for c in _as_list(raw.get("checkpoints"), "checkpoints"))
-    weights = tuple(_as_number(w, "weights") for w in _as_list(raw.get("weights"), "weights"))
-    if base is not None and alpha is None:
-        raise UserError("base= needs alpha= (theta = (1-alpha)*base + alpha*pretrained), e.g. alpha=0.5")
-    if alpha is not None and base is None:
-        raise UserError("alpha= needs base=<early checkpoint> to interpolate with pretrained")
-    if checkpoints or weights:
-        if base is not None:
-            raise UserError("use either base=/alpha= or checkpoints=/weights=, not both")
-        if len(checkpoints) != len(weights) or not checkpoints:
-            raise UserError(f"checkpoints= and weights= need the same number of entries "
-                            f"(got {len(checkpoints)} and {len(weights)}), e.g. checkpoints=[A,B],weights=[0.5,0.5]")
-        if pretrained not in checkpoints:
-            raise UserError(f"pretrained={pretrained} must be one of checkpoints= (its config and tokenizer are used)")
-        first = checkpoints.index(pretrained)  # the merge takes config and tokenizer from its first checkpoint
-        order = [first] + [i for i in range(len(checkpoints)) if i != first]
-        checkpoints, weights = tuple(checkpoints[i] for i in order), tuple(weights[i] for i in order)
+    dtype = canonical_dtype(raw.get("dtype", "auto"))
+    merge = MergeSpec.requested(
+        pretrained,
+        base=_checkpoint(raw["base"], "base") if raw.get("base") not in (None, "") else None,
+        alpha=_as_number(raw["alpha"], "alpha") if raw.get("alpha") not in (None, "") else None,
+        checkpoints=tuple(_checkpoint(c, "checkpoints") for c in _as_list(raw.get("checkpoints"), "checkpoints")),
+        weights=tuple(_as_number(w, "weights") for w in _as_list(raw.get("weights"), "weights")),
+        dtype=dtype,
+    )
 
     max_model_len = raw.get("max_model_len")
     return WiseFireArgs(
-        pretrained=pretrained, backend=backend, fire=fire, base=base, alpha=alpha, checkpoints=checkpoints,
-        weights=weights, seed=_as_int(raw.get("seed", 1234), "seed"), dtype=str(raw.get("dtype", "auto")),
+        pretrained=pretrained, backend=backend, merge=merge, fire=fire if fire_on else None,
+        seed=_as_int(raw.get("seed", 1234), "seed"), dtype=dtype,
         max_model_len=_as_int(max_model_len, "max_model_len") if max_model_len is not None else None,
         max_gen_toks=_as_int(raw.get("max_gen_toks", 256), "max_gen_toks"),
         add_bos_token=_as_bool(raw.get("add_bos_token", False), "add_bos_token"),
@@ -125,6 +111,18 @@ def parse_model_args(raw: dict) -> WiseFireArgs:
 def default_backend() -> str:
     """vLLM when it is importable (checked without importing it), else transformers."""
     return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"
+
+
+def _unknown_args_message(unknown: list[str], engine_fields: set[str], backend: str) -> str:
+    """One line: the unknown names, the closest known name for each near miss, and what is accepted."""
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(_OWN | engine_fields), n=1, cutoff=0.75)
+        if close:
+            hints.append(f"did you mean {close[0]}?" if len(unknown) == 1 else f"{name}: did you mean {close[0]}?")
+    suggestion = f" ({'; '.join(hints)})" if hints else ""
+    tail = "or a vLLM engine argument" if backend == "vllm" else "(vLLM engine arguments need backend=vllm)"
+    return f"unknown model_arg {', '.join(unknown)}{suggestion}; expected one of {', '.join(sorted(_OWN))} {tail}"
 
 
 def _vllm_engine_fields() -> set[str]:

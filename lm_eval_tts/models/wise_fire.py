@@ -17,7 +17,7 @@ from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
 from lm_eval_tts.engines.base import GenRequest, Generation, SamplingSettings, derive_seed
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.merge.cache import cached_merge, merge_key
-from lm_eval_tts.merge.spec import DTYPE_ALIASES, MergeSpec
+from lm_eval_tts.merge.spec import MergeSpec
 from lm_eval_tts.models.args import WiseFireArgs, parse_model_args
 from lm_eval_tts.models.embedded import EMBEDDED_NAME, embedded_model_dir
 
@@ -41,17 +41,10 @@ class WiseFireLM(LM):
 
     # ---------------------------------------------------------------- construction
     def _merge_spec(self) -> MergeSpec:
-        """The weights to evaluate: one checkpoint, or a WiSE-FT / N-way weighted merge (embedded model resolved)."""
-        a = self.args
-
-        def resolve(ref: str) -> str:
-            return str(embedded_model_dir()) if ref == EMBEDDED_NAME else ref
-
-        dtype = a.dtype if a.dtype in DTYPE_ALIASES else "auto"
-        if a.checkpoints:
-            return MergeSpec(tuple(resolve(c) for c in a.checkpoints), a.weights, dtype)
-        return MergeSpec.from_alpha(resolve(a.pretrained), resolve(a.base) if a.base else None,
-                                    a.alpha if a.alpha is not None else 1.0, dtype)
+        """The weights to evaluate (one checkpoint, or a WiSE-FT / N-way merge), the bundled model resolved."""
+        spec = self.args.merge
+        resolved = tuple(str(embedded_model_dir()) if ref == EMBEDDED_NAME else ref for ref in spec.checkpoints)
+        return MergeSpec(resolved, spec.weights, spec.dtype)
 
     def _build_engine(self):
         a = self.args
@@ -181,15 +174,34 @@ def _hf_device(requested: str | None) -> str:
 
 
 def _load_merged(model, spec: MergeSpec) -> None:
-    """Replace a transformers model's weights with the merge, in memory (tied weights follow their source)."""
-    from lm_eval_tts.merge.engine import merged_state_dict
+    """Replace a transformers model's weights with the merge, in memory.
 
-    missing, unexpected = model.load_state_dict(merged_state_dict(spec), strict=False)
+    A model built tied (input and output embedding one tensor) but merged untied (some input stores its own
+    lm_head) gets its own output embedding first, so loading the merged head cannot overwrite the embedding.
+    """
+    from lm_eval_tts.merge.engine import merged_state_dict
+    from lm_eval_tts.merge.plan import plan_merge
+
+    plan = plan_merge(spec)
+    if plan.config.get("tie_word_embeddings") is False:
+        _untie_output_embedding(model)
+    missing, unexpected = model.load_state_dict(merged_state_dict(plan), strict=False)
     tied = set(getattr(model, "_tied_weights_keys", None) or [])
     if unexpected or set(missing) - tied:
         raise UserError(f"merged weights do not fit {spec.checkpoints[0]}: missing {sorted(missing)[:3]}, "
                         f"unexpected {sorted(unexpected)[:3]}")
     model.tie_weights()
+
+
+def _untie_output_embedding(model) -> None:
+    """Give the output embedding its own copy of the tied tensor and turn tying off in the config."""
+    import torch
+
+    for config in {id(c): c for c in (model.config, model.config.get_text_config())}.values():
+        config.tie_word_embeddings = False
+    head, embedding = model.get_output_embeddings(), model.get_input_embeddings()
+    if head is not None and head.weight is embedding.weight:
+        head.weight = torch.nn.Parameter(embedding.weight.detach().clone())
 
 
 def _freeze(value):

@@ -57,3 +57,22 @@ def test_bad_specs_raise_one_clear_user_error(kwargs, message):
 def test_bad_alpha(alpha):
     with pytest.raises(UserError, match="alpha"):
         MergeSpec.from_alpha("late", "early", alpha)
+
+
+def test_requested_takes_either_form_with_pretrained_first():
+    assert MergeSpec.requested("late", base="early", alpha=0.25) == MergeSpec.from_alpha("late", "early", 0.25)
+    assert MergeSpec.requested("late").is_identity
+    n_way = MergeSpec.requested("b", checkpoints=("a", "b", "c"), weights=(0.2, 0.5, 0.3), dtype="fp16")
+    assert n_way == MergeSpec(("b", "a", "c"), (0.5, 0.2, 0.3), "float16")  # config and tokenizer come from b
+    assert MergeSpec.requested(None, checkpoints=("a", "b"), weights=(1, 2)).checkpoints == ("a", "b")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "nothing to merge: give --pretrained LATE --base EARLY --alpha A"),
+    ({"pretrained": "a", "checkpoints": ("a", "b")}, "--checkpoints needs --weights"),
+    ({"pretrained": "a", "checkpoints": ("a", "b"), "weights": (1,)}, "1 weights for 2 checkpoints"),
+    ({"pretrained": "a", "checkpoints": ("a",), "weights": (1,), "dtype": "fp4"}, "dtype='fp4' is not supported"),
+])
+def test_requested_errors_name_the_front_ends_arguments(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        MergeSpec.requested(**kwargs, style="cli")
