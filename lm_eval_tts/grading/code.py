@@ -19,8 +19,9 @@ Four case kinds map the benchmark formats directly:
                      fresh ``Solution()`` per test; tuples compare as lists.
 * ``CompareCase``    MBPP+ (EvalPlus): ``inputs`` are the argument lists of ``base_input`` + ``plus_input``,
                      ``expected`` the canonical solution's outputs, both as ``codec`` text (build them with
-                     ``encode_args`` / ``reference_outputs``). Floats compare with ``atol`` (1e-6 when atol is 0 and
-                     the expected value is float), everything else with builtin ``==``.
+                     ``encode_args`` / ``reference_outputs``). Compared as EvalPlus does
+                     (``outputs.evalplus_match``): ``atol`` is the task's tolerance or one per test
+                     (``outputs.evalplus_tolerances``), ``oracle`` one of EvalPlus's special oracles or "".
 
 ``setup`` of the LiveCodeBench kinds defaults to ``LIVECODEBENCH_PRELUDE`` (the imports LiveCodeBench puts in front
 of every program, e.g. ``from typing import *`` so ``List[int]`` in starter code works).
@@ -41,7 +42,7 @@ from typing import Union
 from lm_eval_tts.execution import codec
 from lm_eval_tts.execution.isolation import Limits
 from lm_eval_tts.execution.pool import SandboxPool, shared_pool
-from lm_eval_tts.grading.outputs import same_json_value, stdout_matches, values_match
+from lm_eval_tts.grading.outputs import NOT_NONE, ORACLES_WITH_ARGS, evalplus_match, same_json_value, stdout_matches
 
 FAILURE_KINDS = ("wrong_answer", "runtime_error", "timeout", "memory", "syntax", "output_limit", "sandbox_error")
 
@@ -84,7 +85,8 @@ class CompareCase:
     entry_point: str
     inputs: tuple[str, ...]
     expected: tuple[str, ...]
-    atol: float = 0.0
+    atol: float | tuple[float, ...] = 0.0
+    oracle: str = ""
 
 
 Case = Union[AssertCase, StdioCase, FunctionalCase, CompareCase]
@@ -143,6 +145,9 @@ def _job(case: Case, i: int, per_test: float, total: float) -> dict:
     raise TypeError(f"not a code case: {type(case).__name__}")
 
 
+_OPAQUE = object()  # stands for a returned object that is not plain data (it never equals anything)
+
+
 def _verdict(flags: list[bool], n: int, failure: str | None, detail: str) -> CodeVerdict:
     flags = (flags + [False] * n)[:n]
     passed = n > 0 and all(flags)
@@ -180,19 +185,23 @@ def _call_verdict(case: FunctionalCase | CompareCase, result: dict) -> CodeVerdi
         expected = [json.loads(out) for _, out in case.tests]
     else:
         expected = [codec.decode(t) for t in case.expected]
+        atols = case.atol if isinstance(case.atol, tuple) else (case.atol,) * len(expected)
+        # NOT_NONE only asks whether something was returned: an object that is not plain data counts as one
+        opaque = (lambda _ref: _OPAQUE) if case.oracle == NOT_NONE else None
     flags, failure, detail = [], None, ""
     for i, (reply, exp) in enumerate(zip(result["results"], expected)):
         ok, kind, why = False, None, ""
         if "v" in reply:
             try:
-                got = codec.from_tree(reply["v"])
+                got = codec.from_tree(reply["v"], make_ref=opaque if isinstance(case, CompareCase) else None)
             except codec.NotPlainData as e:
                 kind, why = "wrong_answer", f"test {i}: result is not plain data ({e})"
             else:
                 if isinstance(case, FunctionalCase):
                     ok = same_json_value(got, exp)
                 else:
-                    ok = values_match(got, exp, case.atol)
+                    args = codec.decode(case.inputs[i]) if case.oracle in ORACLES_WITH_ARGS else ()
+                    ok = evalplus_match(got, exp, atols[i], case.oracle, args)
                 if not ok:
                     kind, why = "wrong_answer", f"test {i}: got {str(got)[:150]}, expected {str(exp)[:150]}"
         else:

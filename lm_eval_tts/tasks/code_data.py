@@ -58,28 +58,30 @@ def require_fields(records: Iterable[Mapping[str, Any]], fields: Iterable[str], 
             raise UserError(f"data file {source} record {number} lacks field(s) {', '.join(missing)}")
 
 
-# ---------------------------------------------------------------- MBPP (original, sanitized, plus)
+# ---------------------------------------------------------------- MBPP (original, sanitized), EvalPlus, HumanEval
 
 MBPP_FIELDS = ("task_id", "text", "code", "test_list", "test_setup_code")
 MBPP_SANITIZED_FIELDS = ("task_id", "prompt", "code", "test_list", "test_imports")
-MBPP_PLUS_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
+EVALPLUS_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
+HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
 
 
-def mbpp_records(
-    records: list[dict[str, Any]], fields: tuple[str, ...], source: str, test_split: bool = True
+def ordered_records(
+    records: list[dict[str, Any]], fields: tuple[str, ...], source: str, keep: range | None = None
 ) -> list[dict[str, Any]]:
-    """MBPP-family records in task-id order; with `test_split`, only task ids 11-510.
+    """Records in task-number order, after checking their fields; with `keep`, only those task numbers.
 
-    MBPP+ takes its problems from all of MBPP (EvalPlus chose them from the sanitized set), so it keeps them all.
+    MBPP keeps its test split (task ids 11-510); MBPP+ takes its problems from all of MBPP (EvalPlus chose them
+    from the sanitized set), so it keeps them all, as do the HumanEval sets.
     """
     require_fields(records, fields, source)
-    if test_split:
-        records = [r for r in records if mbpp_number(r["task_id"]) in MBPP_TEST_IDS]
-    return sorted(records, key=lambda r: mbpp_number(r["task_id"]))
+    if keep is not None:
+        records = [r for r in records if task_number(r["task_id"]) in keep]
+    return sorted(records, key=lambda r: task_number(r["task_id"]))
 
 
-def mbpp_number(task_id: int | str) -> int:
-    """11 for 11, "11" or "Mbpp/11"."""
+def task_number(task_id: int | str) -> int:
+    """11 for 11, "11", "Mbpp/11" or "HumanEval/11"."""
     return int(str(task_id).rsplit("/", 1)[-1])
 
 
@@ -95,36 +97,6 @@ def read_records(source: str, split: str = "test") -> list[dict[str, Any]]:
         return datasets.load_dataset(hub_id, name or None, split=split).to_list()
     except Exception as err:  # the hub raises many types; the user needs the source named either way
         raise UserError(f"task option dataset={source}: could not load it as a file or hub dataset ({err})") from None
-
-
-def mbpp_plus_docs(records: list[dict[str, Any]], expected_file: str | Path) -> list[dict[str, Any]]:
-    """MBPP+ problems joined with the outputs precomputed by task_configs/mbpp/make_mbpp_plus_expected.py.
-
-    Arguments and outputs stay codec text (Arrow needs one type per column); the sandbox decodes them. Tasks
-    the generator excluded (canonical solution broken on its own examples) are left out.
-    """
-    from lm_eval_tts.tasks.code_values import load_expected
-
-    expected = load_expected(expected_file)
-    docs = []
-    for record in records:
-        task_id = str(record["task_id"])
-        if task_id not in expected:
-            raise UserError(
-                f"expected_file {expected_file} has no outputs for {task_id}: run task_configs/mbpp/"
-                f"make_mbpp_plus_expected.py --data YOUR_FILE --out NEW_FILE, then pass expected_file=NEW_FILE"
-            )
-        if "excluded" in expected[task_id]:
-            continue
-        docs.append(
-            {
-                **{k: record[k] for k in ("task_id", "prompt", "entry_point", "atol", "canonical_solution")},
-                "assertion": record.get("assertion", ""),
-                "inputs": expected[task_id]["inputs"],
-                "expected": expected[task_id]["expected"],
-            }
-        )
-    return docs
 
 
 # ---------------------------------------------------------------- LiveCodeBench

@@ -4,7 +4,9 @@ Rules, in order (each a pure function of the text, so they are tested as tables)
 1. A closed `<think>...</think>` section is dropped (reasoning models put scratch code there).
 2. Few-shot MBPP markers: text after `[DONE]` is dropped, a leading `[BEGIN]` is dropped.
 3. Fenced blocks (``` or ~~~, any info string; an unterminated last fence runs to the end, as when the model hit
-   its token limit). Blocks tagged with a non-Python language (text, bash, output, ...) are ignored. Among the
+   its token limit). A response that starts in code and then has a bare fence line was written inside a block
+   the prompt opened (e.g. a response prefix ending in ```python): that fence closes it, so the code before it
+   is a block and the prose after it is not. Blocks tagged with a non-Python language (text, bash, output, ...) are ignored. Among the
    rest, the ones that define the wanted entry point (`def name` or `class name`) win; of those, the last one that
    parses as Python is taken (answers often show a draft and then the fix; LiveCodeBench's own extraction also
    takes the last block). If no block parses, the last candidate is taken so the grader reports a syntax error.
@@ -64,10 +66,28 @@ def strip_fewshot_markers(text: str) -> str:
     return text
 
 
+def leading_code(text: str) -> str | None:
+    """The code `text` starts with, if it starts in code: an indented first line (the body of a function the
+    prompt began), or a code start that is the beginning of a parsable region (trailing prose trimmed)."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if first[:1] in (" ", "\t"):
+        return text.strip("\n")
+    if not _CODE_START.match(first):
+        return None
+    code = code_from_prose(text)
+    return code.strip("\n") if parses(code) and code.lstrip().startswith(first.strip()) else None
+
+
 def fenced_blocks(text: str) -> list[tuple[str, str]]:
-    """(language tag, body) of every fenced block in order; an unterminated last fence runs to the end."""
+    """(language tag, body) of every fenced block in order; an unterminated last fence runs to the end. A bare
+    first fence after leading code closes a block that began before the response (rule 3)."""
     blocks = []
     pos = 0
+    first = _FENCE_OPEN.search(text)
+    lead = leading_code(text[: first.start()]) if first is not None and not first.group(2).strip() else None
+    if lead is not None:
+        blocks.append(("", lead))
+        pos = first.end()
     while True:
         opening = _FENCE_OPEN.search(text, pos)
         if opening is None:
@@ -122,3 +142,24 @@ def extract_code(response: str, entry_point: str | None = None) -> str:
         if bodies:
             return _pick_block(bodies, entry_point).strip("\n")
     return code_from_prose(text).strip("\n")
+
+
+def truncate_at(text: str, stops: tuple[str, ...]) -> str:
+    """`text` up to the first occurrence of any of `stops` (what a generation with those stop strings returns)."""
+    cut = min((i for i in (text.find(stop) for stop in stops) if i != -1), default=len(text))
+    return text[:cut]
+
+
+def program_for_prompt(prompt: str, response: object, entry_point: str, stops: tuple[str, ...]) -> str:
+    """The program a response to a code prompt (a function signature and docstring, EvalPlus/HumanEval style)
+    stands for.
+
+    A response whose code defines the entry point is a whole program (a chat answer): it runs after the prompt, so
+    the prompt's imports and helper functions (HumanEval/32's `poly`) are there and its definition replaces the
+    prompt's stub. Any other response continues the prompt (completion, EvalPlus's `prompt + completion`), cut at
+    the first of `stops`, the stop strings a completion is generated with.
+    """
+    code = extract_code(response, entry_point)
+    if defines(code, entry_point) and parses(code):
+        return f"{prompt.rstrip()}\n\n\n{code}\n"
+    return prompt + truncate_at(strip_reasoning(str(response)), stops)

@@ -1,7 +1,12 @@
-"""Zero-shot prompts of the code tasks (lm-eval `doc_to_text`), written to work with and without a chat template.
+"""Zero-shot prompts of the code tasks (lm-eval `doc_to_text`).
 
-MBPP family: the wording of the original MBPP paper (Austin et al. 2021): the task sentence, then its test
-asserts, so the model learns the function name and signature from the tests.
+MBPP, MBPP-sanitized: the wording of the original MBPP paper (Austin et al. 2021): the task sentence, then its
+test asserts, so the model learns the function name and signature from the tests (same text with and without a
+chat template).
+EvalPlus tasks (HumanEval, HumanEval+, MBPP+): EvalPlus's own protocol. Without a chat template the model
+continues the task's `prompt` (HumanEval: signature + docstring; MBPP+: a docstring with the task and one assert),
+generation stopping at EvalPlus's stop strings; with one, the prompt is shown in EvalPlus's instruction and the
+answer starts with EvalPlus's response prefix, which opens a ```python block (code_task.EvalPlusTask).
 LiveCodeBench: the structure of LiveCodeBench's own generation prompt (a role sentence, the question, then a
 format section that either shows the starter code to complete or asks for a stdin/stdout program, with the answer
 requested inside a ```python block), in our own words.
@@ -29,18 +34,23 @@ def mbpp_sanitized_doc_to_text(doc: Mapping[str, Any]) -> str:
     return mbpp_prompt(doc["prompt"], doc["test_list"])
 
 
-def mbpp_plus_task_text(prompt: str) -> str:
-    """The task sentence inside MBPP+'s docstring-style prompt ('''\\nWrite a function ...\\n''')."""
-    text = prompt.strip()
-    for quote in ('"""', "'''"):
-        if text.startswith(quote) and text.endswith(quote) and len(text) >= 6:
-            text = text[3:-3]
-    return " ".join(text.split())
+# EvalPlus's chat protocol (evalplus.codegen and evalplus.provider.utility.make_raw_chat_prompt), verbatim so that
+# scores are comparable with EvalPlus's.
+EVALPLUS_INSTRUCTION = (
+    "Please provide a self-contained Python script that solves the following problem in a markdown code block:"
+)
+EVALPLUS_RESPONSE_PREFIX = (
+    "Below is a Python script with a self-contained function that solves the problem and passes corresponding "
+    "tests:\n```python\n"
+)
+# EvalPlus's stop strings for direct completion (its EOS list plus the per-dataset ones), and a closing fence.
+_EVALPLUS_STOPS = ("\nif __name__", "\ndef main(", "\nprint(", "\n```")
+HUMANEVAL_COMPLETION_STOPS = _EVALPLUS_STOPS + ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert ")
+MBPP_PLUS_COMPLETION_STOPS = _EVALPLUS_STOPS + ('\n"""', "\nassert")
 
 
-def mbpp_plus_doc_to_text(doc: Mapping[str, Any]) -> str:
-    tests = [line for line in doc["assertion"].splitlines() if line.strip().startswith("assert")]
-    return mbpp_prompt(mbpp_plus_task_text(doc["prompt"]), tests)
+def evalplus_chat_prompt(prompt: str) -> str:
+    return f"{EVALPLUS_INSTRUCTION}\n```\n{prompt.strip()}\n```\n"
 
 
 LCB_ROLE = (

@@ -19,7 +19,7 @@ from typing import Any
 from lm_eval_tts.grading.code import AssertCase, CompareCase, FunctionalCase, StdioCase, grade_programs
 from lm_eval_tts.metrics.options import MetricOptions
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
-from lm_eval_tts.tasks.code_extract import extract_code, parse_quietly
+from lm_eval_tts.tasks.code_extract import parse_quietly
 from lm_eval_tts.tasks.common import GradedResponse
 
 # ---------------------------------------------------------------- cases per benchmark (pure)
@@ -33,15 +33,23 @@ def mbpp_sanitized_case(doc: Mapping[str, Any], program: str):
     return AssertCase(program=program, tests=tuple(doc["test_list"]), setup="\n".join(doc.get("test_imports") or ()))
 
 
-def mbpp_plus_case(doc: Mapping[str, Any], program: str):
-    """Arguments and expected outputs are codec text already (see task_configs/mbpp/make_mbpp_plus_expected.py)."""
+def evalplus_case(doc: Mapping[str, Any], tests, program: str):
+    """MBPP+ / HumanEval+ (`tests`: the doc's code_values.EvalPlusTests): compared as EvalPlus does, with its
+    tolerance at each test and the task's special oracle."""
     return CompareCase(
         program=program,
         entry_point=doc["entry_point"],
-        inputs=tuple(doc["inputs"]),
-        expected=tuple(doc["expected"]),
-        atol=float(doc["atol"] or 0.0),
+        inputs=tests.inputs,
+        expected=tests.expected,
+        atol=tests.atols,
+        oracle=tests.oracle,
     )
+
+
+def humaneval_case(doc: Mapping[str, Any], program: str):
+    """HumanEval: the dataset's `check(candidate)` function (its `test` code) called with the entry point, as
+    OpenAI's harness runs it; one test per problem."""
+    return AssertCase(program=program, tests=(f"check({doc['entry_point']})",), setup=doc["test"])
 
 
 def lcb_tests(doc: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -140,13 +148,14 @@ def sample_record(response: Any, program: str, verdict: Any, weak_tests: int | N
 def grade_all(
     resps: Sequence[Sequence[Any]],
     docs: Sequence[Mapping[str, Any]],
+    make_program: Callable[[Mapping[str, Any], Any], str],
     make_case: Callable[[Mapping[str, Any], str], Any],
-    entry_point: Callable[[Mapping[str, Any]], str | None],
     **limits: float,
 ) -> list[list[dict[str, Any]]]:
     """Per document, one record per response; every program of every document graded in one batch
-    (`limits`: grade_programs' timeout_per_test / timeout_total)."""
-    programs = [[extract_code(r, entry_point(doc)) for r in doc_resps] for doc_resps, doc in zip(resps, docs)]
+    (`make_program(doc, response)`: the program a response stands for; `limits`: grade_programs' timeout_per_test
+    / timeout_total)."""
+    programs = [[make_program(doc, r) for r in doc_resps] for doc_resps, doc in zip(resps, docs)]
     cases = [make_case(doc, p) for doc, doc_programs in zip(docs, programs) for p in doc_programs]
     verdicts = iter(grade_programs(cases, **limits))
     return [

@@ -1,15 +1,18 @@
-"""lm-eval task classes for MBPP, MBPP-sanitized, MBPP+ and LiveCodeBench with n samples and pass@k.
+"""lm-eval task classes for MBPP, MBPP-sanitized, MBPP+, HumanEval, HumanEval+ and LiveCodeBench with n samples
+and pass@k.
 
 A task YAML names one with `class: !function lm_eval_tts.tasks.code_task.MbppTask` (etc.); the prompt and the
 generation settings stay in the YAML. Like the reasoning tasks (lm_eval_tts.tasks.reasoning), the class adds:
 - task options from `--metadata` (repeats, ks, dataset; LiveCodeBench filters: see code_options);
 - the problems, read from the files shipped in task_configs/ (offline) or from the `dataset` option;
-- one filter, "graded", that extracts each response's program and runs every program of every doc in ONE
+- one filter, "graded", that turns each response into its program and runs every program of every doc in ONE
   sandboxed `grade_programs` batch (all workers busy); its per-sample records
   {"program", "correct", "grade", "tests_passed", "detail", ["logprob"], ["first_token"]} are what
   `--log_samples` writes as the doc's `filtered_resps`;
 - per-doc pass@k (plus best@k by mean log-probability and distinct first tokens when the model reports them;
   no maj@k: programs have no comparable final answer).
+The EvalPlus tasks (HumanEval, HumanEval+, MBPP+) also follow EvalPlus's prompt protocol: completion without a
+chat template, EvalPlus's instruction and response prefix with one (code_prompts).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from lm_eval.api.task import ConfigurableTask
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.metrics.estimators import default_ks
 from lm_eval_tts.metrics.options import parse_metric_options
-from lm_eval_tts.tasks import code_data, code_results
+from lm_eval_tts.tasks import code_data, code_prompts, code_results, code_values
+from lm_eval_tts.tasks.code_extract import extract_code, program_for_prompt
 from lm_eval_tts.tasks.code_options import CodeOptions, parse_code_options
 from lm_eval_tts.tasks.common import FILTER_NAME, GradeResponses, SpecMetricsMixin
 from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
@@ -82,8 +86,12 @@ class CodeTask(SpecMetricsMixin, ConfigurableTask):
     def entry_point(self, doc: Mapping[str, Any]) -> str | None:
         """The function or class name the program must define (guides code extraction), if any."""
 
+    def program(self, doc: Mapping[str, Any], response: Any) -> str:
+        """The program a response stands for: its code (code_extract), guided by the entry point."""
+        return extract_code(response, self.entry_point(doc))
+
     def grade_responses(self, responses_per_doc: Sequence[Sequence[str]], docs: Sequence[dict]) -> list[list[dict]]:
-        return code_results.grade_all(responses_per_doc, docs, self.make_case, self.entry_point, **self.TIMEOUTS)
+        return code_results.grade_all(responses_per_doc, docs, self.program, self.make_case, **self.TIMEOUTS)
 
     def process_results(self, doc, results):
         (records,) = results
@@ -95,10 +103,11 @@ class MbppTask(CodeTask):
 
     SHIPPED_FILE = ("mbpp", "mbpp.jsonl")
     FIELDS = code_data.MBPP_FIELDS
+    KEEP: range | None = code_data.MBPP_TEST_IDS
 
     def load_docs(self):
         records = code_data.read_records(self.source(), self.options.dataset_split)
-        return code_data.mbpp_records(records, self.FIELDS, self.source())
+        return code_data.ordered_records(records, self.FIELDS, self.source(), keep=self.KEEP)
 
     def make_case(self, doc, program):
         return code_results.mbpp_case(doc, program)
@@ -108,34 +117,100 @@ class MbppTask(CodeTask):
 
 
 class MbppSanitizedTask(MbppTask):
-    """Sanitized MBPP, test split: its asserts, after its test_imports."""
+    """Sanitized MBPP, all 427 problems (the hand-checked set, drawn from every split): its asserts, after its
+    test_imports."""
 
     SHIPPED_FILE = ("mbpp", "mbpp_sanitized.jsonl")
     FIELDS = code_data.MBPP_SANITIZED_FIELDS
+    KEEP = None
 
     def make_case(self, doc, program):
         return code_results.mbpp_sanitized_case(doc, program)
 
 
-class MbppPlusTask(CodeTask):
-    """MBPP+: outputs on base_input + plus_input equal the canonical solution's (precomputed, shipped)."""
+class EvalPlusTask(CodeTask):
+    """Tasks with EvalPlus's prompt protocol: the task's `prompt` is code to continue (a signature + docstring).
 
-    SHIPPED_FILE = ("mbpp", "mbpp_plus.jsonl")
-    EXPECTED_FILE = ("mbpp", "mbpp_plus_expected.jsonl.gz")
-    # ~100 inputs per task, some deliberately large (Mbpp/599 sums range(10**8) about 30 times).
+    Without a chat template the model continues the prompt and generation stops at EvalPlus's stop strings
+    (COMPLETION_STOPS); with one, the prompt goes into EvalPlus's instruction and the answer starts with its
+    response prefix, which opens a ```python block. Either way the response's program is
+    code_extract.program_for_prompt (a whole program after the prompt, or the prompt's continuation).
+    """
+
+    COMPLETION_STOPS: tuple[str, ...] = code_prompts.HUMANEVAL_COMPLETION_STOPS
+    _chat = False  # set per request by fewshot_context, read by doc_to_text
+
+    def fewshot_context(self, doc, num_fewshot, **kwargs):
+        self._chat = bool(kwargs.get("apply_chat_template"))
+        if self._chat:
+            kwargs["gen_prefix"] = code_prompts.EVALPLUS_RESPONSE_PREFIX
+        return super().fewshot_context(doc=doc, num_fewshot=num_fewshot, **kwargs)
+
+    def doc_to_text(self, doc, doc_to_text=None):
+        text = super().doc_to_text(doc, doc_to_text)
+        return code_prompts.evalplus_chat_prompt(text) if self._chat else text
+
+    def construct_requests(self, doc, ctx, **kwargs):
+        completion = not kwargs.get("apply_chat_template")
+        request = super().construct_requests(doc, ctx, **kwargs)
+        if completion:
+            until = request.arguments[1].setdefault("until", [])
+            until.extend(stop for stop in self.COMPLETION_STOPS if stop not in until)
+        return request
+
+    def entry_point(self, doc):
+        return doc["entry_point"]
+
+    def program(self, doc, response):
+        return program_for_prompt(doc["prompt"], response, doc["entry_point"], self.COMPLETION_STOPS)
+
+
+class HumanEvalTask(EvalPlusTask):
+    """HumanEval: the dataset's own `check(candidate)` test code decides (OpenAI's harness)."""
+
+    SHIPPED_FILE = ("humaneval", "humaneval.jsonl")
+    TIMEOUTS = {"timeout_per_test": 10.0, "timeout_total": 20.0}  # one test: the whole check function
+
+    def load_docs(self):
+        records = code_data.read_records(self.source(), self.options.dataset_split)
+        return code_data.ordered_records(records, code_data.HUMANEVAL_FIELDS, self.source())
+
+    def make_case(self, doc, program):
+        return code_results.humaneval_case(doc, program)
+
+
+class EvalPlusTestsTask(EvalPlusTask):
+    """MBPP+ / HumanEval+: outputs on base_input + plus_input compared with the canonical solution's (precomputed
+    and shipped, see code_values) as EvalPlus compares them; `tests_passed` lists the doc's `n_base` base tests
+    first."""
+
+    EXPECTED_FILE: tuple[str, str]
+    # ~100-1000 inputs per task, some deliberately large (Mbpp/599 sums range(10**8) about 30 times).
     TIMEOUTS = {"timeout_per_test": 15.0, "timeout_total": 300.0}
 
     def load_docs(self):
         records = code_data.read_records(self.source(), self.options.dataset_split)
-        records = code_data.mbpp_records(records, code_data.MBPP_PLUS_FIELDS, self.source(), test_split=False)
+        records = code_data.ordered_records(records, code_data.EVALPLUS_FIELDS, self.source())
         expected = self.code_options.expected_file or str(code_data.shipped_file(*self.EXPECTED_FILE))
-        return code_data.mbpp_plus_docs(records, expected)
+        docs, self.evalplus_tests = code_values.evalplus_problems(records, expected)
+        return docs
 
     def make_case(self, doc, program):
-        return code_results.mbpp_plus_case(doc, program)
+        tests = self.evalplus_tests[doc["task_id"]]
+        if None in tests.expected:  # long outputs are not shipped: recompute them once, when first needed
+            tests = self.evalplus_tests[doc["task_id"]] = code_values.with_elided_outputs(doc, tests)
+        return code_results.evalplus_case(doc, tests, program)
 
-    def entry_point(self, doc):
-        return doc["entry_point"]
+
+class MbppPlusTask(EvalPlusTestsTask):
+    SHIPPED_FILE = ("mbpp", "mbpp_plus.jsonl")
+    EXPECTED_FILE = ("mbpp", "mbpp_plus_expected.jsonl.gz")
+    COMPLETION_STOPS = code_prompts.MBPP_PLUS_COMPLETION_STOPS
+
+
+class HumanEvalPlusTask(EvalPlusTestsTask):
+    SHIPPED_FILE = ("humaneval", "humaneval_plus.jsonl")
+    EXPECTED_FILE = ("humaneval", "humaneval_plus_expected.jsonl.gz")
 
 
 class LiveCodeBenchTask(CodeTask):

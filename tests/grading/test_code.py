@@ -176,4 +176,5 @@ def test_compare_case_huge_ints_and_nan():
     assert v.passed
     nan_program = "def f():\n    return float('nan')\n"
     (w,) = grade(CompareCase(nan_program, "f", (encode_args([]),), (codec.encode(float("nan")),)))
-    assert w.passed  # EvalPlus treats nan outputs as equal to a nan reference
+    # EvalPlus fails a nan output even against a nan reference (nan != nan, and numpy allclose has equal_nan off)
+    assert not w.passed and w.failure == "wrong_answer"

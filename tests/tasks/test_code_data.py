@@ -15,17 +15,27 @@ def lcb_records():
     return code_data.read_jsonl(code_data.shipped_file("livecodebench", "livecodebench.jsonl"))
 
 
-def test_mbpp_records_keep_the_test_split_in_order():
-    path = code_data.shipped_file("mbpp", "mbpp.jsonl")
-    records = code_data.mbpp_records(code_data.read_jsonl(path), code_data.MBPP_FIELDS, str(path))
-    ids = [r["task_id"] for r in records]
-    assert ids == sorted(ids) and ids[0] >= 11 and ids[-1] <= 510 and len(ids) == 441
+@pytest.mark.parametrize(
+    "bench, name, fields, keep, count",
+    [
+        ("mbpp", "mbpp.jsonl", code_data.MBPP_FIELDS, code_data.MBPP_TEST_IDS, 500),
+        ("mbpp", "mbpp_sanitized.jsonl", code_data.MBPP_SANITIZED_FIELDS, None, 427),
+        ("mbpp", "mbpp_plus.jsonl", code_data.EVALPLUS_FIELDS, None, 378),
+        ("humaneval", "humaneval.jsonl", code_data.HUMANEVAL_FIELDS, None, 164),
+        ("humaneval", "humaneval_plus.jsonl", code_data.EVALPLUS_FIELDS, None, 164),
+    ],
+)
+def test_shipped_sets_are_complete_and_in_task_order(bench, name, fields, keep, count):
+    path = code_data.shipped_file(bench, name)
+    records = code_data.ordered_records(code_data.read_jsonl(path), fields, str(path), keep=keep)
+    numbers = [code_data.task_number(r["task_id"]) for r in records]
+    assert len(records) == count and numbers == sorted(numbers) and len(set(numbers)) == count
+    if keep is not None:
+        assert numbers[0] == 11 and numbers[-1] == 510
 
 
-def test_mbpp_plus_keeps_all_tasks():
-    path = code_data.shipped_file("mbpp", "mbpp_plus.jsonl")
-    records = code_data.mbpp_records(code_data.read_jsonl(path), code_data.MBPP_PLUS_FIELDS, str(path), test_split=False)
-    assert len(records) == 366 and code_data.mbpp_number(records[0]["task_id"]) < 11
+def test_task_numbers():
+    assert [code_data.task_number(t) for t in (11, "11", "Mbpp/11", "HumanEval/11")] == [11] * 4
 
 
 def test_date_window_is_inclusive(lcb_records):
@@ -43,7 +53,7 @@ def test_difficulty_and_platform_filters(lcb_records):
     kept = filter_lcb(lcb_records, difficulties=frozenset({"hard"}), platforms=frozenset({"leetcode", "codeforces"}))
     assert kept and {(r["difficulty"], r["platform"]) for r in kept} <= {("hard", "leetcode"), ("hard", "codeforces")}
     everything = filter_lcb(lcb_records)
-    assert len(everything) == len(lcb_records) == 360
+    assert len(everything) == len(lcb_records) == 400
 
 
 def test_release_sources():

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 def lm_eval(args, cwd):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "VLLM_CPU_KVCACHE_SPACE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     command = [str(Path(sys.executable).with_name("lm_eval")), *args]  # the console script users run
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=1500)
 
@@ -120,13 +119,14 @@ def test_smollm2_samples_with_pass_at_k(smollm2_dir, tmp_path):
     print(json.dumps({t: {k: v for k, v in row.items() if k.startswith("pass@")} for t, row in results["results"].items()}))
 
 
-def test_tts_suite_groups_the_four_benchmarks_with_shared_options():
+def test_tts_suite_groups_the_five_benchmarks_with_shared_options():
     from lm_eval.tasks import TaskManager
 
     loaded = TaskManager(metadata={"repeats": 2}).load_task_or_group(["tts_suite"])
     ((group, tasks),) = loaded.items()
     assert group.group_name == "tts_suite"
-    assert list(tasks) == ["gsm8k_tts", "math500_tts", "mbpp_tts", "livecodebench_tts"]
+    assert list(tasks) == ["gsm8k_tts", "math500_tts", "mbpp_tts", "humaneval_tts", "livecodebench_tts"]
     assert all(task.config.repeats == 2 for task in tasks.values())
     unsafe = {name for name, task in tasks.items() if getattr(task, "UNSAFE_CODE", False)}
-    assert unsafe == {"mbpp_tts", "livecodebench_tts"}
+    assert unsafe == {"mbpp_tts", "humaneval_tts", "livecodebench_tts"}
+

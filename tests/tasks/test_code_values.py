@@ -1,70 +1,92 @@
+"""EvalPlus test values: the shipped expected-output files, EvalPlus's oracles and tolerances, and the generator."""
+
+import gzip
 import json
 
 import pytest
 
-from lm_eval_tts.tasks import code_data
-from lm_eval_tts.tasks.code_values import example_calls, shape_inputs, shape_like
+from lm_eval_tts.execution import codec
+from lm_eval_tts.grading import outputs
+from lm_eval_tts.tasks import code_data, code_values
+
+SHIPPED = [("mbpp", "mbpp_plus.jsonl", "mbpp_plus_expected.jsonl.gz", 378),
+           ("humaneval", "humaneval_plus.jsonl", "humaneval_plus_expected.jsonl.gz", 164)]
 
 
-def _plus_records():
-    return code_data.read_jsonl(code_data.shipped_file("mbpp", "mbpp_plus.jsonl"))
+@pytest.mark.parametrize("bench, data, expected, count", SHIPPED)
+def test_shipped_expected_files_cover_every_task_base_first(bench, data, expected, count):
+    records = {r["task_id"]: r for r in code_data.read_jsonl(code_data.shipped_file(bench, data))}
+    table = code_values.load_expected(code_data.shipped_file(bench, expected))
+    assert set(table) == set(records) and len(table) == count
+    for task_id, row in table.items():
+        assert "excluded" not in row, task_id
+        record = records[task_id]
+        base = len(record["base_input"])
+        assert row["n_base"] == base and len(row["inputs"]) == len(row["expected"])
+        assert all(e is None or len(e) <= code_values.ELIDE_CHARS for e in row["expected"])
+        assert len(row["inputs"]) + row["dropped"] == base + len(record["plus_input"] or [])
 
 
-@pytest.mark.parametrize(
-    "value, template, expected",
-    [
-        ([1, 2], (0, 0), (1, 2)),
-        ([[1, 2], [3, 4]], [(0, 0)], [(1, 2), (3, 4)]),
-        ([[1, 2], [3]], ((0,),), ((1, 2), (3,))),
-        ([1, 2], {0}, {1, 2}),
-        ([], {"a": 1}, {}),
-        ({"1": [1, 2]}, {1: (0,)}, {1: (1, 2)}),
-        ({"x": 1}, {"a": 1}, {"x": 1}),
-        ("abc", "s", "abc"),
-        ([1, "a"], (0, "b"), (1, "a")),
-        ([], (), ()),
-        (True, 1, True),
-    ],
-)
-def test_shape_like(value, template, expected):
-    got = shape_like(value, template)
-    assert got == expected and type(got) is type(expected)
+def test_humaneval_plus_inputs_are_the_json_values():
+    """EvalPlus calls HumanEval+ functions with the stored JSON values; the file keeps them base then plus."""
+    record = code_data.read_jsonl(code_data.shipped_file("humaneval", "humaneval_plus.jsonl"))[0]
+    row = code_values.load_expected(code_data.shipped_file("humaneval", "humaneval_plus_expected.jsonl.gz"))[
+        record["task_id"]]
+    assert [codec.decode(t) for t in row["inputs"]] == record["base_input"] + record["plus_input"]
 
 
-@pytest.mark.parametrize("value, template, expected", [("1j", 2j, 1j), ("1e-100", 0, 1e-100), ("7", 0, 7)])
-def test_numbers_written_as_text_are_parsed_for_whole_arguments_only(value, template, expected):
-    assert shape_like(value, template, argument=True) == expected
-    assert shape_like([value], (template,)) == (value,)
+def test_mbpp_plus_inputs_carry_evalplus_types():
+    """EvalPlus's loader turns Mbpp/2's argument lists into tuples (and leaves Mbpp/98's a list)."""
+    table = code_values.load_expected(code_data.shipped_file("mbpp", "mbpp_plus_expected.jsonl.gz"))
+    assert codec.decode(table["Mbpp/2"]["inputs"][0]) == [(3, 4, 5, 6), (5, 7, 4, 10)]
+    assert codec.decode(table["Mbpp/98"]["inputs"][0]) == [[8, 2, 3, -1, 7]]
+    # NOT_NONE tasks store "the canonical solution returned something" (it returns re.Match objects)
+    assert {codec.decode(e) for e in table["Mbpp/737"]["expected"]} == {True, False}
 
 
-def test_example_calls_in_source_order():
-    assertion = "import math\nassert math.isclose(f((1, 2), 3), 1.0)\nassert f((4,), 5) == 2\nassert f(x, 1)"
-    assert example_calls(assertion, "f") == [[(1, 2), 3], [(4,), 5]]
-    assert example_calls("assert g(1) == 1", "f") == []
+def test_oracles():
+    assert code_values.oracle_for("Mbpp/2") == outputs.SET_EQ
+    assert code_values.oracle_for("HumanEval/32") == outputs.POLY_ROOT
+    assert code_values.oracle_for("Mbpp/3") == "" and set(code_values.EVALPLUS_ORACLES.values()) == set(outputs.ORACLES)
 
 
-def test_shaped_base_inputs_equal_the_example_asserts():
-    """For every MBPP+ task whose asserts call the function with the base inputs, shaping the JSON inputs gives
-    exactly the assert's literal arguments, types included (tuples stay tuples, nested too)."""
-    checked = typed = 0
-    for record in _plus_records():
-        ep = record["entry_point"]
-        import ast
+def test_long_outputs_are_elided_and_recomputed_when_needed():
+    """HumanEval/15's outputs (strings of up to 7 MB) are not shipped; they are recomputed in the sandbox the
+    first time they are needed."""
+    path = code_data.shipped_file("humaneval", "humaneval_plus_expected.jsonl.gz")
+    records = [r for r in code_data.read_jsonl(code_data.shipped_file("humaneval", "humaneval_plus.jsonl"))
+               if r["task_id"] == "HumanEval/15"]
+    (doc,), tests = code_values.evalplus_problems(records, path)
+    shipped = tests["HumanEval/15"]
+    elided = [i for i, e in enumerate(shipped.expected) if e is None]
+    assert elided and doc["n_base"] == shipped.n_base == 3 and "inputs" not in doc
+    full = code_values.with_elided_outputs(doc, shipped)
+    n = codec.decode(full.inputs[elided[0]])[0]
+    assert codec.decode(full.expected[elided[0]]) == " ".join(str(i) for i in range(n + 1))
+    assert None not in full.expected and full.atols == shipped.atols
 
-        calls = []
-        for node in ast.walk(ast.parse(record["assertion"])):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == ep:
-                try:
-                    calls.append((node.lineno, [ast.literal_eval(a) for a in node.args]))
-                except ValueError:
-                    calls.append((node.lineno, None))
-        calls = [args for _, args in sorted(calls, key=lambda c: c[0])]
-        if len(calls) != len(record["base_input"]) or None in calls:
-            continue
-        if json.dumps(calls, default=repr) != json.dumps(record["base_input"], default=repr):
-            continue  # the asserts test other inputs than base_input
-        shaped = shape_inputs(record["base_input"], record["assertion"], ep)
-        assert repr(shaped) == repr(calls), record["task_id"]
-        checked += 1
-        typed += shaped != record["base_input"] or repr(shaped) != repr(record["base_input"])
-    assert checked > 300 and typed > 40
+
+def test_tolerances_follow_the_float_outputs():
+    """HumanEval/2 (truncate_number) has float outputs and its own atol; HumanEval/0 has booleans and none."""
+    path = code_data.shipped_file("humaneval", "humaneval_plus_expected.jsonl.gz")
+    records = code_data.read_jsonl(code_data.shipped_file("humaneval", "humaneval_plus.jsonl"))[:3]
+    _, tests = code_values.evalplus_problems(records, path)
+    assert set(tests["HumanEval/0"].atols) == {0.0}
+    assert set(tests["HumanEval/2"].atols) == {float(records[2]["atol"])} and records[2]["atol"]
+
+
+def test_generator_reproduces_the_shipped_rows(tmp_path):
+    """The canonical solutions of two HumanEval+ tasks, rerun in the sandbox, give the shipped rows exactly."""
+    records = code_data.read_jsonl(code_data.shipped_file("humaneval", "humaneval_plus.jsonl"))[1:3]
+    out = tmp_path / "expected.jsonl.gz"
+    code_values.write_expected_file(code_values.expected_rows(records, code_values.json_typed_inputs(records)), out)
+    rows = [json.loads(line) for line in gzip.decompress(out.read_bytes()).decode().splitlines()]
+    shipped = code_values.load_expected(code_data.shipped_file("humaneval", "humaneval_plus_expected.jsonl.gz"))
+    assert rows == [shipped[r["task_id"]] for r in records]
+    assert oct(out.stat().st_mode & 0o777) == "0o644" and list(tmp_path.iterdir()) == [out]
+
+
+def test_missing_expected_file_is_one_line(tmp_path):
+    with pytest.raises(code_values.UserError, match="could not be read") as err:
+        code_values.load_expected(tmp_path / "nope.jsonl.gz")
+    assert "\n" not in str(err.value)
