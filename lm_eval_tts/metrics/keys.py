@@ -29,8 +29,8 @@ UTILITY = "utility"
 JENSEN = "jensen_bound"
 WEAK = "weak"
 ORDER = (PASS, MAJ, BEST, MAJTOP, BONTOP, BOM, UTILITY, JENSEN)
-# Families that need each sample's final answer (a vote or distinct answers): not for tasks without answers.
-ANSWER_FAMILIES = (MAJ, MAJTOP, BONTOP, BOM)
+# Families whose k counts submitted answers (from N samples), not samples drawn.
+SUBMISSION_FAMILIES = (MAJTOP, BONTOP, BOM)
 
 
 def pass_key(k: int) -> str:

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.metrics import keys
 from lm_eval_tts.report.results import Run, TaskMetrics, differing_args, setting_label
-from lm_eval_tts.report.table import curve, family_order, family_title, rows_by_task
+from lm_eval_tts.report.table import curve, family_order, family_short, family_title, rows_by_task
 
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.0
 MAX_COLUMNS = 4
@@ -82,7 +82,7 @@ def scaling_panels(families: set[str]) -> list[Panel]:
         panels.append(Panel(family_title(keys.MAJ), "maj@k", ((keys.MAJ, "-", ""),)))
     for family in family_order(families):
         if keys.family_base(family) == keys.BEST:
-            panels.append(Panel(family_title(family), family_title(family).split(" (")[0], ((family, "-", ""),)))
+            panels.append(Panel(family_title(family), family_short(family), ((family, "-", ""),)))
     scores = sorted({f.split("_", 1)[1] for f in families if keys.family_base(f) in (keys.BOM, keys.BONTOP)})
     for score in scores:
         panels.append(Panel(
@@ -104,7 +104,7 @@ def scaling_figure(task: str, entries: Sequence[tuple[str, TaskMetrics]], colors
     panels = scaling_panels(families)
     if not panels:
         return None
-    fig, axes = _figure(len(panels))
+    fig, axes = new_figure(len(panels))
     jensen_drawn = False
     for ax, panel in zip(axes, panels):
         styles_drawn = []
@@ -115,7 +115,7 @@ def scaling_figure(task: str, entries: Sequence[tuple[str, TaskMetrics]], colors
                     continue
                 # Nudge each run sideways a little so equal values and their error bars stay visible.
                 dodge = 2 ** (DODGE * (i - (len(entries) - 1) / 2))
-                _errorbar_line(ax, {k * dodge: v for k, v in points.items()}, label=None, color=colors[label],
+                errorbar_line(ax, {k * dodge: v for k, v in points.items()}, label=None, color=colors[label],
                                linestyle=linestyle)
                 if family not in styles_drawn:
                     styles_drawn.append(family)
@@ -124,10 +124,10 @@ def scaling_figure(task: str, entries: Sequence[tuple[str, TaskMetrics]], colors
                 ax.plot(list(bound), [v for v, _ in bound.values()], linestyle="--", linewidth=1, color=colors[label])
                 jensen_drawn = True
         ks = sorted({k for _, m in entries for family, _, _ in panel.lines for k in curve(m, family)})
-        _log2_k_axis(ax, ks)
+        log2_k_axis(ax, ks)
         if panel.xlabel:
             ax.set_xlabel(panel.xlabel)
-        _probability_ylim(ax)
+        probability_ylim(ax)
         ax.set_title(panel.title, fontsize=9, wrap=True)
         ax.set_ylabel(panel.ylabel)
         ax.grid(True, alpha=0.3)
@@ -175,7 +175,7 @@ def metric_vs_param_figure(
     """
     if not metric_names:
         raise ValueError("plot_metric_vs_param needs at least one metric name")
-    fig, axes = _figure(len(metric_names))
+    fig, axes = new_figure(len(metric_names))
     for ax, metric in zip(axes, metric_names):
         series: dict[str, dict[float, tuple[float, float | None]]] = {}
         for row in rows:
@@ -186,7 +186,7 @@ def metric_vs_param_figure(
             series.setdefault(name, {})[float(row[param_name])] = (
                 float(row[metric]), float(stderr) if stderr is not None else None)
         for i, (name, points) in enumerate(series.items()):
-            _errorbar_line(ax, dict(sorted(points.items())), label=name, color=f"C{i % 10}")
+            errorbar_line(ax, dict(sorted(points.items())), label=name, color=f"C{i % 10}")
         ax.set_xlabel(param_name)
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} vs {param_name}", fontsize=9)
@@ -266,7 +266,7 @@ def save_png(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _figure(panels: int, columns: int = MAX_COLUMNS):
+def new_figure(panels: int, columns: int = MAX_COLUMNS):
     """A figure with `panels` axes, up to `columns` per row (unused grid cells removed)."""
     columns = min(columns, panels)
     rows = math.ceil(panels / columns)
@@ -278,7 +278,7 @@ def _figure(panels: int, columns: int = MAX_COLUMNS):
     return fig, axes[:panels]
 
 
-def _errorbar_line(ax, points: Mapping[float, tuple[float, float | None]], *, label: str | None, color: str,
+def errorbar_line(ax, points: Mapping[float, tuple[float, float | None]], *, label: str | None, color: str,
                    linestyle: str = "-") -> None:
     xs = list(points)
     ys = [value for value, _ in points.values()]
@@ -288,13 +288,13 @@ def _errorbar_line(ax, points: Mapping[float, tuple[float, float | None]], *, la
                 linewidth=1.5, color=color, label=label, linestyle=linestyle)
 
 
-def _probability_ylim(ax) -> None:
+def probability_ylim(ax) -> None:
     """Keep autoscaling for detail, but never show below 0 or above 1 (all-zero curves get [0, 0.1])."""
     low, high = ax.get_ylim()
     ax.set_ylim(max(low, -0.02), min(max(high, 0.1), 1.02))
 
 
-def _log2_k_axis(ax, ks: Sequence[int]) -> None:
+def log2_k_axis(ax, ks: Sequence[int]) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.minorticks_off()

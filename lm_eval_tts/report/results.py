@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lm_eval_tts.errors import UserError
@@ -33,6 +33,7 @@ class TaskMetrics:
     stderrs: dict[str, float]  # only the keys for which lm-eval computed a standard error
     n_docs: int | None
     n_samples: int | None  # samples per problem (the task's `repeats`)
+    metadata: dict = field(default_factory=dict)  # the task's metadata (task options such as fp_cost)
 
     @property
     def name(self) -> str:
@@ -176,6 +177,7 @@ def _task_metrics(task: str, entry: dict, n_samples: object, config: object) -> 
             values.setdefault(filter_key, {})[metric] = float(value)
     n_docs = n_samples.get("effective") if isinstance(n_samples, dict) else None
     repeats = config.get("repeats") if isinstance(config, dict) else None
+    metadata = config.get("metadata") if isinstance(config, dict) else None
     return [
         TaskMetrics(
             task=task,
@@ -184,6 +186,7 @@ def _task_metrics(task: str, entry: dict, n_samples: object, config: object) -> 
             stderrs=stderrs.get(filter_key, {}),
             n_docs=n_docs if isinstance(n_docs, int) else None,
             n_samples=repeats if isinstance(repeats, int) else None,
+            metadata=metadata if isinstance(metadata, dict) else {},
         )
         for filter_key, metrics in sorted(values.items())
     ]

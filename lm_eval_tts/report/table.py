@@ -39,6 +39,11 @@ def family_title(family: str) -> str:
     return SCORED_TITLES[base].format(family[len(base) + 1:])
 
 
+def family_short(family: str) -> str:
+    """The title without its explanation: "bom@k by logprob", "pass@k"."""
+    return family_title(family).split(" (")[0]
+
+
 def curve(metrics: TaskMetrics, family: str) -> dict[int, tuple[float, float | None]]:
     """k -> (value, stderr or None) for one family of one task."""
     out = {}
@@ -70,10 +75,11 @@ def format_report(runs: Sequence[Run], labels: Sequence[str]) -> str:
         )
         sections.append(f"{family_title(family)}\n{table}")
     summary = markdown_table(
-        ["task", "run", "docs", "n", "pass@1", "pass@1 variance", "#EA", "distinct first tokens"],
+        ["task", "run", "docs", "n", "pass@1", "pass@1 variance", "#EA", "distinct first tokens", "tokens/sample"],
         [[name, label, _count(m.n_docs), _count(m.n_samples), _metric(m, keys.pass_key(1)),
           _metric(m, keys.PASS1_VARIANCE, digits=4), _metric(m, keys.NUM_DISTINCT_ANSWERS, digits=2),
-          _metric(m, keys.NUM_DISTINCT_FIRST_TOKENS, digits=2)] for name, label, m in rows],
+          _metric(m, keys.NUM_DISTINCT_FIRST_TOKENS, digits=2), _metric(m, keys.TOKENS_PER_SAMPLE, digits=1)]
+         for name, label, m in rows],
     )
     sections.append(f"summary (#EA: distinct final answers among the n samples, mean over problems)\n{summary}")
     return "\n\n".join(sections) + "\n"

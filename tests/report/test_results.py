@@ -20,16 +20,17 @@ from lm_eval_tts.report.results import (
     read_run,
     run_labels,
 )
-from tests.report.lm_eval_fixture import DOCS_BY_ALPHA
+from tests.report.lm_eval_fixture import GRADING_BY_ALPHA
 
 
 def test_real_lm_eval_results_round_trip(lm_eval_runs):
     runs = load_runs([path.parent.parent for path in lm_eval_runs])  # the --output_path dirs
     assert [run.path for run in runs] == sorted(lm_eval_runs)
     assert run_labels(runs) == ["alpha=0.0 [ConstantLM]", "alpha=0.5 [ConstantLM]"]  # the model object's class
-    for run, docs in zip(runs, DOCS_BY_ALPHA.values()):
+    for run, grading in zip(runs, GRADING_BY_ALPHA.values()):
+        docs = list(grading.values())
         (task,) = run.tasks
-        assert (task.task, task.filter, task.n_docs, task.n_samples) == ("tts_fixture", "none", 4, 4)
+        assert (task.task, task.filter, task.n_docs, task.n_samples) == ("tts_fixture", "graded", 4, 4)
         assert run.model_args == {"pretrained": "/ckpts/late", "alpha": run.model_args["alpha"], "fire": "True"}
         # Values: lm-eval's mean over problems of the per-problem estimates; stderr: sample std / sqrt(N).
         per_doc_pass2 = [pass_at_k(4, sum(d["correct"]), 2) for d in docs]
@@ -43,6 +44,11 @@ def test_real_lm_eval_results_round_trip(lm_eval_runs):
         assert task.values["jensen_bound@4"] == pytest.approx(1 - (1 - statistics.fmean(pass1)) ** 4)
         assert "pass@1_variance" not in task.stderrs and "jensen_bound@4" not in task.stderrs  # "N/A"
         assert task.values["num_distinct_first_tokens"] == statistics.fmean(len(set(d["first_tokens"])) for d in docs)
+        assert task.values["tokens_per_sample"] == pytest.approx(statistics.fmean(t for d in docs for t in d["tokens"]))
+        weak = sum(sum(d["weak"]) for d in docs)
+        false_positives = sum(w and not c for d in docs for w, c in zip(d["weak"], d["correct"]))
+        assert task.values["false_positive_rate"] == pytest.approx(false_positives / weak)
+        assert set(task.metadata) == {"config_source"}  # lm-eval's own entry; no task options given
 
 
 def test_real_lm_eval_samples_show_every_doc(lm_eval_runs):
@@ -51,6 +57,8 @@ def test_real_lm_eval_samples_show_every_doc(lm_eval_runs):
     assert len(samples) == 4
     assert samples[0]["jensen_bound@2"] == {"pass@1": 0.5, "k": 2}
     assert samples[0]["pass@1_variance"] == 0.5
+    assert samples[0]["false_positive_rate"] == {"weak_passed": 3, "false_positives": 1}
+    assert len(samples[0]["resampling_best_k"]["utility"]) == 4
 
 
 def results_doc(results: dict, model_args: object = "pretrained=m", **extra) -> dict:

@@ -39,7 +39,7 @@ def test_format_report_tables():
     assert [c.strip() for c in pass_table[3].split("|")[1:-1]] == ["gsm8k_tts", "FIRE", "0.300", "", "0.500", ""]
     summary = sections[-1].splitlines()
     assert [c.strip() for c in summary[3].split("|")[1:-1]] == [
-        "gsm8k_tts", "regular", "50", "8", "0.250 ± 0.020", "0.0625", "3.50", ""]
+        "gsm8k_tts", "regular", "50", "8", "0.250 ± 0.020", "0.0625", "3.50", "", ""]
 
 
 def test_filter_shows_in_task_name():
@@ -54,3 +54,18 @@ def test_markdown_table():
 def test_family_order():
     assert family_order({"jensen_bound", "best_orm", "maj", "best_logprob", "pass"}) == [
         "pass", "maj", "best_logprob", "best_orm", "jensen_bound"]
+    assert family_order({"bom_orm", "utility", "majtop", "bontop_logprob", "pass_weak", "pass", "bom_logprob"}) == [
+        "pass", "pass_weak", "majtop", "bontop_logprob", "bom_logprob", "bom_orm", "utility"]
+
+
+def test_new_families_have_tables_with_their_definitions():
+    run = Run(Path("a.json"), "m", {}, (task("mbpp_plus_tts", {
+        "pass@1": 0.2, "pass@1_weak": 0.3, "majtop@1": 0.1, "bom@1_orm": 0.4, "utility@1": -0.1,
+        "tokens_per_sample": 211.5}),))
+    sections = format_report([run], ["m"]).strip().split("\n\n")
+    titles = [s.splitlines()[0] for s in sections]
+    assert titles[1].startswith("pass@k under the weak tests only")
+    assert titles[2].startswith("majtop@k (submit the k most frequent answers of N samples)")
+    assert titles[3].startswith("bom@k by orm (Best-of-Majority")
+    assert titles[4].startswith("utility@k (resample up to k times")
+    assert sections[-1].splitlines()[-1].rstrip(" |").endswith("211.5")  # tokens/sample in the summary
