@@ -37,8 +37,9 @@ _NUMBER = r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?![.,]\d))?|-?\.
 _TOKEN_RE = re.compile(rf"(?<![\w.])(?:{_TIME}|(?P<number>{_NUMBER}))")
 _NEGATED = re.compile(r"\bnot\s*\$?\s*-?$", re.IGNORECASE)
 _CURRENCY_MINUS = re.compile(r"-\s*\$\s*")
-_MIXED_NUMBER = re.compile(r"(?<!\d)(\d{1,9})\s*(?:\\[,;!]\s*)*\\[dt]?frac\s*(?:\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}|(\d)(\d))")
-_LATEX_FRACTION = re.compile(r"\\[dt]?frac\s*(?:\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}|(\d)(\d))")
+_FRACTION_ARGUMENTS = r"\\[dt]?frac\s*(?:\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}|(\d)(\d))"  # \frac{3}{4}, \frac34
+_MIXED_NUMBER = re.compile(r"(?<!\d)(\d{1,9})\s*(?:\\[,;!]\s*)*" + _FRACTION_ARGUMENTS)
+_LATEX_FRACTION = re.compile(_FRACTION_ARGUMENTS)
 _STATEMENT = re.compile(r"####|\\boxed|\\fbox|\banswer\b(?:\s*\*\*)?\s*(?:(?:is|was)\b(?:\s*:)?|:|=)", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"\n|\.(?=\s|$)")
 _DIGIT = re.compile(r"\d")
@@ -104,8 +105,11 @@ def statement_number(statement: str) -> str | None:
     return None
 
 
-def answer_statements(response: str) -> Iterator[str]:
-    """The text of each answer statement with a digit in a response, LAST FIRST (`#### N`, `\\boxed{}`,
+HASH, BOXED, PHRASE = "#### N", "\\boxed{}", "answer phrase"  # the kinds of answer statement
+
+
+def answer_statements(response: str) -> Iterator[tuple[str, str]]:
+    """(kind, text) of each answer statement with a digit in a response, LAST FIRST (`#### N`, `\\boxed{}`,
     "answer is ..."). A statement ends where the next one starts, so the whole scan reads each character once."""
     starts = list(_STATEMENT.finditer(response))
     for match, following in reversed(list(zip(starts, starts[1:] + [None]))):
@@ -115,24 +119,32 @@ def answer_statements(response: str) -> Iterator[str]:
         if not _DIGIT.search(window):
             continue
         if marker == "####":
-            yield window.split("\n", 1)[0]
+            yield HASH, window.split("\n", 1)[0]
         elif marker.startswith("\\"):
             content = _braced_or_bare(window)
             if content is not None:
-                yield content
+                yield BOXED, content
         else:
-            end = _SENTENCE_END.search(window)
-            yield window[: end.start()] if end else window
+            sentence_end = _SENTENCE_END.search(window)
+            yield PHRASE, window[: sentence_end.start()] if sentence_end else window
+
+
+def final_statement(response: str) -> tuple[str, str] | None:
+    """(kind, canonical number) of the last answer statement that gives a number, or None."""
+    for kind, statement in answer_statements(response):
+        number = statement_number(statement)
+        if number is not None:
+            return kind, number
+    return None
 
 
 def extract_gsm8k_answer(response: str, flexible: bool = False) -> str | None:
     """The final answer of a GSM8K response (canonical number spelling), or None.
 
     strict (default): the number of the last answer statement that has one; flexible: else the last number."""
-    for statement in answer_statements(response):
-        number = statement_number(statement)
-        if number is not None:
-            return number
+    final = final_statement(response)
+    if final is not None:
+        return final[1]
     return last_number(plain_numbers(response)) if flexible else None
 
 

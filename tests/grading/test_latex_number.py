@@ -12,7 +12,8 @@ VALUES = [
     ("\\frac12", 0.5), ("-\\frac{1}{3}", -1 / 3), ("3/56", 3 / 56), ("2\\sqrt{3}", 2 * math.sqrt(3)),
     ("\\sqrt2", math.sqrt(2)), ("\\sqrt[3]{8}", 2.0), ("\\frac{5\\pi}{6}", 5 * math.pi / 6), ("3\\pi", 3 * math.pi),
     ("10^{-2}", 0.01), ("2^{10}", 1024.0), ("-2^2", -4.0), ("(1+2)(3+4)", 21.0), ("2\\cdot3", 6.0),
-    ("4\\times5", 20.0), ("\\sqrt{2}+\\sqrt{6}", math.sqrt(2) + math.sqrt(6)), ("\\frac{\\sqrt{3}}{2}", math.sqrt(3) / 2),
+    ("4\\times5", 20.0), ("\\sqrt{2}+\\sqrt{6}", math.sqrt(2) + math.sqrt(6)),
+    ("\\frac{\\sqrt{3}}{2}", math.sqrt(3) / 2),
     ("{5}", 5.0), ("30\\pi+9\\sqrt{3}", 30 * math.pi + 9 * math.sqrt(3)),
 ]
 
