@@ -1,6 +1,8 @@
 """The plain-data codec: lossless for builtin data, refuses everything else, and decodes hostile text safely."""
 
+import json
 import math
+import time
 
 import pytest
 from hypothesis import given
@@ -76,3 +78,59 @@ def test_malformed_or_hostile_text_is_refused(text):
 
 def test_references_only_with_a_factory():
     assert codec.decode('["r", 7]', make_ref=lambda i: ("ref", i)) == ("ref", 7)
+
+
+M61 = (1 << 61) - 1  # ints k * M61 all hash to 0
+
+
+@pytest.mark.parametrize("tag", ["s", "f", "l", "t", "d"])
+def test_hash_flooding_is_refused_in_linear_time(tag):
+    """80,000 distinct ints with one hash took 27.7 s to rebuild as a set; now they are refused at once. (The text
+    is written directly: building such a set here would take as long.)"""
+    items = [["i", format(k * M61, "x")] for k in range(80_000)]
+    text = json.dumps([tag] + ([[k, 0] for k in items] if tag == "d" else items))
+    t0 = time.perf_counter()
+    with pytest.raises(codec.NotPlainData, match="hash"):
+        codec.decode(text)
+    assert time.perf_counter() - t0 < 2.0
+
+
+def test_flooding_through_tuples_and_nested_levels_is_bounded():
+    tuples = json.dumps(["s"] + [["t", ["i", format(k * M61, "x")], 1] for k in range(5_000)])
+    with pytest.raises(codec.NotPlainData, match="hash"):
+        codec.decode(tuples)
+    chain = tuple(range(50_000))  # hashing would redo the big tuple at each of 150 wide levels
+    for _ in range(150):
+        chain = tuple([0] * 64 + [chain])
+    t0 = time.perf_counter()
+    with pytest.raises(codec.NotPlainData, match="expensive"):
+        codec.decode(codec.encode(chain))
+    assert time.perf_counter() - t0 < 2.0
+
+
+def test_legitimate_large_values_decode():
+    values = [list(range(100_000)) * 2, [1] * 100_000, {k * M61 for k in range(codec.MAX_SAME_HASH)} | set(range(500)),
+              [(i, str(i)) for i in range(20_000)], {str(i): [i] * 3 for i in range(20_000)}]
+    for value in values:
+        assert codec.decode(codec.encode(value)) == value
+
+
+@given(values)
+def test_canonical_text_depends_on_the_value_only(value):
+    back = codec.decode(codec.encode(value))
+    assert codec.canonical(back) == codec.canonical(value)
+    assert same(codec.decode(codec.canonical(value)), value)
+
+
+def test_canonical_text_orders_sets_and_dicts_and_keeps_types():
+    assert codec.canonical({3, 1, 2}) == codec.canonical({2, 3, 1}) == '["s",1,2,3]'
+    assert codec.canonical({"b": 1, "a": 2}) == codec.canonical({"a": 2, "b": 1})
+    assert len({codec.canonical(v) for v in (1, 1.0, True, -0.0, 0.0)}) == 5
+    assert codec.canonical_reply(["s", 1, 1, ["i", "2"]]) == '["s",1,2]'  # a crafted tree gets the value's text
+    assert codec.canonical_reply(["r", 17]) == '["r",0]'
+
+
+def test_preview_is_short_for_huge_values():
+    assert codec.preview(10 ** 100_000) == "<int of 332193 bits>"
+    assert len(codec.preview(list(range(10 ** 6)))) < 100
+    assert codec.preview([1, "a"]) == "[1, 'a']"
