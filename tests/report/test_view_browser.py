@@ -94,9 +94,9 @@ def n_correct(plan) -> int:
 
 def logged(out_dir: Path, task: str) -> dict[int, dict]:
     """doc_id -> the first samples line lm-eval wrote for it."""
-    lines = next(out_dir.rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()
+    lines = next(out_dir.rglob(f"samples_{task}_*.jsonl")).read_text().split("\n")
     entries: dict[int, dict] = {}
-    for line in lines:
+    for line in filter(str.strip, lines):
         entry = json.loads(line)
         entries.setdefault(entry["doc_id"], entry)
     return entries
@@ -171,7 +171,9 @@ def test_problem_page_two_runs_side_by_side_with_hot_tokens(opened, runs, tiny_m
     assert len(marks) == N_SAMPLES
     for text, mark in marks:
         assert mark and mark == tokenizer.decode([tokenizer.encode(text, add_special_tokens=False).ids[0]])
-    assert all(mark is None for _, mark in card_marks(page, 1))  # regular sampling: no hot token
+    assert all(mark is None for _, mark in card_marks(page, 1))  # regular sampling: no hot token, but its
+    firsts = page.eval_on_selector_all(".card[data-run='1'] .tok.first", "ts => ts.map(t => t.textContent)")
+    assert len(firsts) == N_SAMPLES  # first tokens are shown to compare with FIRE's
     page.select_option("#compare-right", "")
     assert len(page.query_selector_all("#samples .card.sample")) == N_SAMPLES
 

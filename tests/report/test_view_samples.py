@@ -117,6 +117,15 @@ def test_one_task_per_filter(tmp_path):
         ("gsm8k_tts [strict-match]", 3), ("gsm8k_tts [flexible-extract]", 3)]
 
 
+def test_line_separators_inside_strings_do_not_split_lines(tmp_path):
+    path = tmp_path / "samples.jsonl"
+    text = "a\u2028b\x0cc\x85d\re"
+    line = json.dumps(entry([{"correct": True}], texts=[text]), ensure_ascii=False)
+    path.write_text(line + "\n" + line + "\n", encoding="utf-8")
+    (task,) = read_samples_file("t", path)
+    assert [p.samples[0].text for p in task.problems] == [text, text]
+
+
 def test_bad_lines_name_the_file_and_line(tmp_path):
     path = tmp_path / "samples.jsonl"
     path.write_text(json.dumps(entry([])) + "\n{not json\n")

@@ -79,12 +79,11 @@ def load_view_runs(paths: Sequence[str | Path]) -> list[ViewRun]:
 
 def hot_token_texts(view: ViewRun, decoders: dict[str, hot_token.Decoder | None],
                     tokenizer: str | None) -> dict[int, str]:
-    """Decoded text of every hot token id in a FIRE run ({} when not FIRE or no tokenizer loads)."""
-    if view.fire is None:
-        return {}
+    """Decoded text of the hot token ids of a FIRE run, or of the first token ids of a regular run (to compare
+    which first tokens each drew); {} when no tokenizer loads."""
+    line = view.fire.line if view.fire else 1
     ids = {i for task in view.tasks for p in task.problems for s in p.samples
-           if hot_token.HOT_TEXT_KEY not in s.record
-           and (i := hot_token.hot_token_id(s.record, view.fire.line)) is not None}
+           if hot_token.HOT_TEXT_KEY not in s.record and (i := hot_token.hot_token_id(s.record, line)) is not None}
     source = tokenizer or hot_token.tokenizer_source(view.config)
     if not ids or not source:
         return {}
@@ -97,7 +96,11 @@ def sample_data(text: str, record: Mapping[str, Any], fire: FireParams | None, t
     """One response for the page: its text and, for FIRE, the hot token (its UTF-16 span for JavaScript),
     found from the ids in its record."""
     out: dict[str, Any] = {"text": text}
-    if fire is not None:
+    if fire is None:
+        first = hot_token.hot_token_id(record, 1)
+        if first in texts:
+            out["first_text"] = texts[first]
+    else:
         token_id = hot_token.hot_token_id(record, fire.line)
         token_text = record.get(hot_token.HOT_TEXT_KEY)
         token_text = token_text if isinstance(token_text, str) else texts.get(token_id)

@@ -75,7 +75,8 @@ def read_samples_file(task: str, path: Path) -> list[TaskSamples]:
     """One TaskSamples per filter in the file, problems in file order; UserError naming the bad line."""
     by_filter: dict[str, list[Problem]] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # JSON lines end at "\n" only: str.splitlines() would also cut at U+2028, \x0c, ... inside strings.
+        lines = path.read_text(encoding="utf-8").split("\n")
     except OSError as err:
         raise UserError(f"{path}: cannot read ({err.strerror})") from None
     for number, line in enumerate(lines, 1):

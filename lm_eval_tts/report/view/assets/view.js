@@ -389,6 +389,8 @@
       else if (s.hot_id !== null && s.hot_id !== undefined) meta.append(el("span", null, `hot token id ${s.hot_id}${where}`));
       else if (s.hot === null) meta.append(el("span", null, `no hot token: the response ends before line ${fire.line}`));
       else meta.append(el("span", null, `hot token: first token of line ${fire.line} (id not recorded)`));
+    } else if (typeof s.first_text === "string") {
+      meta.append(el("span", null, "first token ", el("span", { class: "tok first mono" }, visible(s.first_text)), ` (id ${rec.first_token})`));
     } else if ("first_token" in rec) {
       meta.append(el("span", null, `first token id ${rec.first_token}`));
     }
