@@ -1,15 +1,18 @@
-"""Sandboxed executions per second on the MBPP reference solutions: warm fork-server pool vs a fresh interpreter.
+"""Sandboxed executions per second on the MBPP reference solutions: warm worker pool vs a fresh interpreter.
 
-Workload: the reference ``code`` of every MBPP test-split problem (task_id 11-510) with all its asserts, repeated
-``--reps`` times (5 x 441 = 2,205 program runs by default).
+Workload: the reference ``code`` of every MBPP test-split problem (task_id 11-510: 500 with the complete published
+file, 441 with the copy this package ships) with all its asserts, repeated ``--reps`` times.
 
 * Baseline: for every program, start a fresh sandboxed interpreter (the same bubblewrap command line, the same
-  rlimits and privilege drop) that runs the program and its asserts and reports by exit status; one launcher per
-  core. (Its exit-status verdict is forgeable; it is here only for speed.)
-* Ours: ``grade_programs`` on a ``SandboxPool`` (a warm fork server per core inside the same sandbox; per program a
-  forked, confined program process; asserts checked by the fork server on plain values). Pool start-up included.
+  rlimits and privilege drop, the same builtins) that runs the program and its asserts and reports by exit status;
+  one launcher per core. (Its exit-status verdict is forgeable; it is here only for speed.)
+* Ours: ``grade_programs`` on a ``SandboxPool`` (per core a warm fork server and a driver, each in its own sandbox;
+  per program a forked process in its own user/mount/IPC namespaces; asserts checked by the driver on plain values,
+  one call at a time). Pool start-up included.
 
     python benchmarks/bench_sandbox.py [--reps 5] [--baseline-reps N (default: --reps)] [--mode bwrap]
+
+Goal: >= 5x (issue 11); it must never fall below 3x.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from lm_eval_tts.execution.pool import SandboxPool
 from lm_eval_tts.grading.code import AssertCase, grade_programs
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = [ROOT / "task_configs/mbpp/data/mbpp.jsonl", Path("/work/shared/data/mbpp.jsonl")]
+DATA = [Path("/work/shared/data/mbpp.jsonl"), ROOT / "task_configs/mbpp/data/mbpp.jsonl"]
 
 # Fresh-interpreter runner: same limits as the pool's program processes, verdict = exit status.
 RUNNER = r"""
-import json, os, resource, sys
+import json, os, resource, site, sys
+site.setquit(); site.setcopyright(); site.sethelper()
 job = json.loads(sys.stdin.read())
 if job["uid"] is not None:
     os.setgroups([]); os.setgid(job["uid"]); os.setuid(job["uid"])
@@ -100,7 +104,8 @@ def main() -> None:
     mode = args.mode or isolation.detect_mode()
     limits = Limits()
     cases = load_cases()
-    print(f"{len(cases)} MBPP test-split reference programs, mode={mode}, workers={args.workers}")
+    print(f"{len(cases)} MBPP test-split reference programs ({next(p for p in DATA if p.exists())}), mode={mode}, "
+          f"workers={args.workers}")
 
     args.baseline_reps = args.baseline_reps or args.reps
     t_base, ok_base = baseline(cases * args.baseline_reps, mode, limits, args.timeout, args.workers)
@@ -110,9 +115,9 @@ def main() -> None:
     r_base, r_ours = n_base / t_base, n_ours / t_ours
     print(f"baseline (fresh sandboxed interpreter per program): {n_base} runs in {t_base:.1f} s = {r_base:.1f} "
           f"programs/s, passed {ok_base}/{n_base}")
-    print(f"ours (warm fork-server pool):                       {n_ours} runs in {t_ours:.1f} s = {r_ours:.1f} "
+    print(f"ours (warm worker pool):                            {n_ours} runs in {t_ours:.1f} s = {r_ours:.1f} "
           f"programs/s, passed {ok_ours}/{n_ours}")
-    print(f"speed-up: {r_ours / r_base:.2f}x")
+    print(f"speed-up: {r_ours / r_base:.2f}x (goal >= 5x, never below 3x)")
 
 
 if __name__ == "__main__":

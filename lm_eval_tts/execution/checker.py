@@ -4,12 +4,15 @@ Names the program defines become proxies (``Remote``): calling one sends plain a
 gets plain data (or an opaque reference) back, so ``==``, ``isclose``, ``sorted``... all run here on builtin values
 the program cannot forge.
 
+Runs in the driver, a trusted process the program cannot see; the program process receives the arguments of one
+call at a time, never the asserts or their expected values.
+
 Stdlib only: also loaded inside the sandbox.
 """
 
 import ast
 import builtins
-import collections
+import functools
 import importlib
 import json
 import socket
@@ -38,48 +41,31 @@ class NotComparable(TypeError):
 
 
 class Channel:
-    """The fork server's end of the socket to the program process, with the current test's deadline (capped by
-    the job's)."""
+    """The driver's end of the socket to the program process, with the current test's deadline (capped by the
+    job's), a cap on the bytes the program may send in the whole job, and the canonical text of every value it
+    returned during the current test (``outputs``; None once a call of the test raised)."""
 
     def __init__(self, sock, max_bytes, total_deadline):
         self.sock = sock
-        self.max_bytes = max_bytes
+        self.bytes_left = max_bytes
         self.total_deadline = total_deadline
         self.deadline = total_deadline
-        self.in_flight = 0  # replies still to come for requests sent ahead (``send_ahead``)
-        self.early = collections.deque()  # such replies read early to make room for a live request
+        self.outputs = []
 
     def start_test(self, seconds):
         self.deadline = min(time.monotonic() + seconds, self.total_deadline)
+        self.outputs = []
 
     def request(self, obj):
-        """Send one request and wait for its reply (after collecting replies to requests sent ahead)."""
-        while self.in_flight:
-            self.early.append(self.receive())
-            self.in_flight -= 1
-        self._send([obj])
-        return self.receive()
-
-    def send_ahead(self, objs):
-        """Send several requests at once; their replies are then taken in order with ``next_reply``."""
-        self._send(objs)
-        self.in_flight += len(objs)
-
-    def next_reply(self):
-        if self.early:
-            return self.early.popleft()
-        self.in_flight -= 1
-        return self.receive()
-
-    def _send(self, objs):
+        """Send one request and wait for its reply."""
         self._arm()
         try:
-            for obj in objs:
-                sock_send(self.sock, obj)
+            sock_send(self.sock, obj)
         except socket.timeout:  # the program is busy and does not read (large arguments)
             raise RemoteTimeout() from None
         except OSError as e:
             raise RemoteError("runtime_error", f"program process died ({e})", fatal=True) from None
+        return self.receive()
 
     def _arm(self):
         remaining = self.deadline - time.monotonic()
@@ -90,7 +76,7 @@ class Channel:
     def receive(self):
         self._arm()
         try:
-            raw = sock_recv(self.sock, self.max_bytes)
+            raw = sock_recv(self.sock, self.bytes_left)
         except socket.timeout:
             raise RemoteTimeout() from None
         except OverflowError:
@@ -99,6 +85,7 @@ class Channel:
             raise RemoteError("runtime_error", f"program process died ({e})", fatal=True) from None
         if raw is None:
             raise RemoteError("runtime_error", "program process died", fatal=True)
+        self.bytes_left -= len(raw)
         try:
             reply = json.loads(raw)
         except (ValueError, RecursionError):
@@ -108,12 +95,22 @@ class Channel:
         return reply
 
     def value(self, reply):
+        """The value of a reply, references as proxies; its canonical text is added to ``outputs``."""
         if "error" in reply:
+            self.outputs = None
             raise RemoteError(reply["error"], reply.get("detail", ""))
         try:
-            return codec.from_tree(reply["v"], make_ref=lambda i: Remote(self, i))
-        except codec.NotPlainData as e:
+            value = codec.from_tree(reply["v"], make_ref=lambda i: Remote(self, i))
+            if self.outputs is not None:
+                self.outputs.append(codec.canonical_reply(reply["v"]))
+        except (codec.NotPlainData, KeyError) as e:
+            self.outputs = None
             raise RemoteError("wrong_answer", f"program returned malformed data: {e}") from None
+        return value
+
+    def test_output(self):
+        """Canonical text of the list of values the program returned during the current test, or None."""
+        return None if self.outputs is None else '["l"' + "".join("," + text for text in self.outputs) + "]"
 
 
 class Remote:
@@ -200,59 +197,58 @@ def _tree_with_refs(value, depth=0):
 
 def check_asserts(job, channel):
     """Run the setup code and then each test statement with the program's names as proxies; returns
-    (per-test outcomes, fatal or None). Runs in the fork server: only dataset code executes here, and every value from
-    the program arrives as plain data.
+    (per-test outcomes, fatal or None). Only dataset code executes here, and every value from the program arrives
+    as plain data. Each outcome carries ``output``, the canonical text of the values the program returned during
+    the test (``Channel.test_output``).
 
-    Stdlib modules the tests name (``math.isclose``...) are the fork server's own imports, never the program's (which
+    Stdlib modules the tests name (``math.isclose``...) are the driver's own imports, never the program's (which
     could be a fake module); builtins and setup names cannot be redefined by the program either, except a
     builtin-named function under test (see ``_only_called_under_test``)."""
     results = []
+    prepared = _prepare(job["setup"], tuple(job["tests"]))
     channel.start_test(job["per_test"])
     # The program process speaks first: its globals (plain values or references), or why loading the program failed.
+    # Only the names the setup and tests mention are rebuilt: the rest cannot matter to them.
     try:
         hello = channel.receive()
         if "ready" not in hello:
             raise RemoteError(hello.get("error", "runtime_error"), hello.get("detail", ""), fatal=True)
-        program = {n: channel.value({"v": v}) for n, v in hello["ready"].items() if n.isidentifier()}
+        program = {n: codec.from_tree(v, make_ref=lambda i: Remote(channel, i))
+                   for n, v in hello["ready"].items() if isinstance(n, str) and n in prepared.referenced}
     except RemoteTimeout:
         return results, {"kind": "timeout", "detail": "program did not finish loading"}
     except RemoteError as e:
         return results, {"kind": e.kind, "detail": str(e)}
-    except (AttributeError, TypeError) as e:
+    except (AttributeError, TypeError) as e:  # also codec.NotPlainData
         return results, {"kind": "runtime_error", "detail": f"malformed hello: {e}"}
     namespace = {"__name__": "checker", "__builtins__": builtins}
-    for name in program.keys() & _referenced_names([job["setup"], *job["tests"]]):
+    for name in program.keys() & prepared.referenced:
         if name in sys.stdlib_module_names:
             try:
                 namespace[name] = importlib.import_module(name)
             except ImportError:
                 pass
     try:
-        trusted = set(namespace) | set(dir(builtins)) | _assigned_names(job["setup"])
+        trusted = set(namespace) | _BUILTIN_NAMES | prepared.assigned
         namespace.update((n, v) for n, v in program.items() if n not in trusted)
-        exec(compile(job["setup"], "<setup>", "exec"), namespace)
+        if isinstance(prepared.setup, Exception):
+            raise prepared.setup
+        exec(prepared.setup, namespace)
     except RemoteTimeout:
         return results, {"kind": "timeout", "detail": "test setup timed out"}
     except BaseException as e:  # noqa: BLE001 - setup needs something the program does not provide
         return results, {"kind": getattr(e, "kind", "runtime_error"), "detail": f"test setup failed: {describe(e)}"}
     shadowing = [n for n in program if n in trusted]
-    compiled = []  # per test: (code, scope) or the exception compiling it raised
-    for i, test in enumerate(job["tests"]):
-        try:
-            tree = ast.parse(test, f"<test {i}>")
-            allowed = {n: program[n] for n in shadowing if _only_called_under_test(tree, n)}
-            compiled.append((tree, compile(tree, f"<test {i}>", "exec"), {**namespace, **allowed}))
-        except Exception as e:  # noqa: BLE001 - a broken test in the data
-            compiled.append(e)
-    _send_calls_ahead(compiled, channel)
-    for i, (test, entry) in enumerate(zip(job["tests"], compiled)):
+    for i, (test, compiled) in enumerate(zip(job["tests"], prepared.tests)):
         channel.start_test(job["per_test"])
         outcome = {"i": i, "ok": False}
         fatal = False
         try:
-            if isinstance(entry, Exception):
-                raise entry
-            exec(entry[1], entry[2])
+            if isinstance(compiled, Exception):
+                raise compiled
+            tree, code = compiled
+            allowed = {n: program[n] for n in shadowing if _only_called_under_test(tree, n)}
+            exec(code, {**namespace, **allowed})
             outcome["ok"] = True
         except AssertionError:
             outcome.update(kind="wrong_answer", detail=f"assertion failed: {test[:200]}")
@@ -264,113 +260,60 @@ def check_asserts(job, channel):
             fatal = e.fatal
         except NotComparable as e:
             outcome.update(kind="wrong_answer", detail=str(e))
-        except Exception as e:  # noqa: BLE001 - a failure while evaluating the test expression
+        except Exception as e:  # noqa: BLE001 - a broken test, or a failure while evaluating the test expression
             outcome.update(kind="runtime_error", detail=describe(e))
+        # what the program returned, unless it failed to answer (timed out, raised, died)
+        outcome["output"] = None if outcome.get("kind") in ("timeout",) or fatal else channel.test_output()
         results.append(outcome)
         if fatal:  # the program process is stuck or gone: the remaining tests cannot run
             return results, {"kind": outcome["kind"], "detail": outcome["detail"]}
     return results, None
 
 
-# ------------------------------------------------------------------------------ sending the calls ahead
-# Most asserts are ``assert f(<literals>) == <expected>``: the program calls they make, and their order, are known
-# before any runs. Sending them all at once lets the program process answer them back to back, instead of one
-# round trip (two process wake-ups) per call. Only calls that sequential evaluation makes unconditionally, with
-# literal arguments and results not operated on remotely, qualify; otherwise everything runs call by call.
-_SEND_AHEAD_MAX_BYTES = 64 * 1024  # well under a socket buffer: sending never waits for the program to read
-_CONDITIONAL = (ast.BoolOp, ast.IfExp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
-                ast.Dict, ast.NamedExpr, ast.Starred)
+_BUILTIN_NAMES = frozenset(dir(builtins))
 
 
-def _send_calls_ahead(compiled, channel):
-    """If every test qualifies, send all their program calls now and make the tests take the replies in order."""
-    plans = []
-    for entry in compiled:
-        if isinstance(entry, Exception):
-            return
-        tree, _, scope = entry
-        remote = {n for n, v in scope.items() if isinstance(v, Remote)}
-        calls = _planned_calls(tree, remote)
-        if calls is None:
-            return
-        plans.append(calls)
-    requests = [
-        {"op": "call", "ref": object.__getattribute__(scope_entry[2][name], "_ref"), "args": codec.to_tree(args),
-         "kwargs": codec.to_tree(kwargs)}
-        for scope_entry, calls in zip(compiled, plans) for name, args, kwargs in calls
-    ]
-    if not requests or sum(len(json.dumps(r)) for r in requests) > _SEND_AHEAD_MAX_BYTES:
-        return
-    channel.send_ahead(requests)
-    for (_, _, scope), calls in zip(compiled, plans):
-        for name in {name for name, _, _ in calls}:
-            scope[name] = _Answered(channel, name)
+class _Prepared:
+    """A problem's setup and tests, parsed and compiled once: the samples of one problem share them."""
 
-
-def _planned_calls(tree, remote):
-    """The program calls of a one-assert test in evaluation order, [(name, args, kwargs)], or None if the test
-    does not qualify for sending its calls ahead."""
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
-        return None
-    node = tree.body[0]
-    if node.msg is not None and _mentions(node.msg, remote):
-        return None
-    calls = []
-    return calls if _collect_calls(node.test, remote, calls) else None
-
-
-def _collect_calls(node, remote, calls):
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in remote:
-        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
-            return False
+    def __init__(self, setup, tests):
+        self.referenced, self.assigned = set(), set()
         try:
-            args = [ast.literal_eval(a) for a in node.args]
-            kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-            codec.to_tree([args, kwargs])
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, codec.NotPlainData):
-            return False
-        calls.append((node.func.id, args, kwargs))
-        return True
-    if isinstance(node, ast.Name):
-        return node.id not in remote  # a program name used other than by calling it
-    if isinstance(node, _CONDITIONAL):
-        return not _mentions(node, remote)
-    if isinstance(node, (ast.Attribute, ast.Subscript)) and _mentions(node.value, remote):
-        return False  # an operation on a program call's result would be a live request
-    if isinstance(node, ast.Call) and _mentions(node.func, remote):
-        return False
-    return all(_collect_calls(child, remote, calls) for child in ast.iter_child_nodes(node))
+            tree = ast.parse(setup, "<setup>")
+            self.setup = compile(tree, "<setup>", "exec")
+            self.referenced |= _names(tree)
+            self.assigned = _assigned_names(tree)
+        except (SyntaxError, ValueError) as e:
+            self.setup = e
+        self.tests = []  # per test: (tree, code), or the exception parsing it raised
+        for i, test in enumerate(tests):
+            try:
+                tree = ast.parse(test, f"<test {i}>")
+                self.tests.append((tree, compile(tree, f"<test {i}>", "exec")))
+                self.referenced |= _names(tree)
+            except (SyntaxError, ValueError) as e:
+                self.tests.append(e)
 
 
-def _mentions(node, names):
-    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+@functools.lru_cache(maxsize=256)
+def _prepare(setup, tests):
+    return _Prepared(setup, tests)
 
 
-class _Answered:
-    """Stands for a program function whose calls were sent ahead: each call takes the next reply."""
-
-    def __init__(self, channel, name):
-        self.channel, self.name = channel, name
-
-    def __call__(self, *args, **kwargs):
-        return self.channel.value(self.channel.next_reply())
+def referenced_names(job):
+    """The identifiers an assert job's setup and tests mention: the only program names they can use."""
+    return _prepare(job["setup"], tuple(job["tests"])).referenced
 
 
-def _referenced_names(sources):
-    """Every identifier the (trusted) setup and tests mention."""
-    names = set()
-    for source in sources:
-        try:
-            names.update(n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name))
-        except SyntaxError:
-            pass
-    return names
+def _names(tree):
+    """Every identifier a (trusted) syntax tree mentions."""
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
-def _assigned_names(source):
+def _assigned_names(tree):
     """Names the (trusted) setup code binds, by static inspection."""
     names = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):

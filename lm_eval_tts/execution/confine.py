@@ -1,11 +1,19 @@
-"""What a freshly forked program process does before running any untrusted code: own process group, only its own
-file descriptors, rlimits, no capabilities, no new privileges, death with its parent, scratch cwd.
+"""What a freshly forked program process does before running any untrusted code.
+
+``enter_namespaces``: its own user, mount and IPC namespaces, in which the whole filesystem is read-only except a
+fresh, size-capped tmpfs on ``/tmp`` and on ``/dev/shm`` that no other program ever sees and that disappears with
+it (so do its SysV and POSIX shared memory); the process count limit then counts only its own processes.
+``place_fds`` leaves it only its own file descriptors; ``enter_limits`` gives it its own process group and
+session keyring, rlimits, no capabilities, no new privileges, death with its parent, a working directory it may
+write.
 
 Stdlib only: also loaded inside the sandbox.
 """
 
 import ctypes
+import fcntl
 import os
+import platform
 import resource
 import signal
 
@@ -14,10 +22,29 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+_CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+_MS_NOSUID, _MS_NODEV = 2, 4
+_SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added after the syscall tables were unified)
+_AT_FDCWD, _AT_RECURSIVE = -100, 0x8000
+_MOUNT_ATTR_RDONLY, _MOUNT_ATTR_NOSUID = 0x1, 0x2
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "arm64": 219, "ppc64le": 280, "s390x": 280}.get(platform.machine())
+_KEYCTL_JOIN_SESSION_KEYRING, _KEYCTL_CLEAR = 1, 7
+_KEY_SPEC_SESSION_KEYRING, _KEY_SPEC_USER_KEYRING = -3, -4
+
+
+# Looked up once in the fork server, so program processes do not redo it (each lookup costs copy-on-write faults).
+_prctl, _unshare, _mount, _syscall, _capset = (_LIBC.prctl, _LIBC.unshare, _LIBC.mount, _LIBC.syscall, _LIBC.capset)
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
 def prctl(option, arg):
-    _LIBC.prctl(ctypes.c_int(option), ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    _prctl(option, arg, 0, 0, 0)
+
+
+def _check(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
 class _CapHeader(ctypes.Structure):
@@ -28,42 +55,100 @@ class _CapData(ctypes.Structure):
     _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                ("userns_fd", ctypes.c_uint64)]
+
+
+_NO_CAPS = (_CapHeader(0x20080522, 0), (_CapData * 2)())  # _LINUX_CAPABILITY_VERSION_3, all sets empty
+_READ_ONLY = _MountAttr(_MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, 0, 0)
+
+
 def drop_capabilities():
-    """Empty effective/permitted/inheritable sets (matters in `unshare -r` mode, where we are root of a userns)."""
-    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
-    data = (_CapData * 2)()
-    _LIBC.capset(ctypes.byref(header), data)
+    """Empty effective/permitted/inheritable sets (a new user namespace gives its creator all of them)."""
+    _capset(ctypes.byref(_NO_CAPS[0]), _NO_CAPS[1])
 
 
-def enter_limits(cfg, cpu_seconds, keep_fds, stdin_fd, out_fd, err_fd=None):
-    """In a freshly forked child: own process group, fds, rlimits, no privileges. Must not return on error."""
+def join_fresh_session_keyring():
+    """Replace the inherited session keyring with a new empty one: keys someone (the evaluator, an earlier program)
+    put in a session keyring are out of reach. Best effort: where keyctl is filtered (e.g. Docker's seccomp
+    profile) programs cannot use keyrings either; where the key quota is exhausted the program keeps the fork
+    server's session keyring, which the fork server empties after every program (``clear_keyrings``)."""
+    if _SYS_KEYCTL is not None:
+        _syscall(_SYS_KEYCTL, _KEYCTL_JOIN_SESSION_KEYRING, None)
+
+
+def clear_keyrings(user_keyring):
+    """Empty the fork server's session keyring (and, when programs share its user namespace, the uid's user
+    keyring), so no key a program added reaches the next one."""
+    if _SYS_KEYCTL is None:
+        return
+    _syscall(_SYS_KEYCTL, _KEYCTL_CLEAR, _KEY_SPEC_SESSION_KEYRING)
+    if user_keyring:
+        _syscall(_SYS_KEYCTL, _KEYCTL_CLEAR, _KEY_SPEC_USER_KEYRING)
+
+
+def _write(path, text):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _tmpfs(target, size_mb):
+    options = f"size={size_mb}m,mode=1777".encode()
+    _check(_mount(b"tmpfs", target, b"tmpfs", ctypes.c_ulong(_MS_NOSUID | _MS_NODEV), options), "mount tmpfs")
+
+
+def enter_namespaces(scratch_mb, shm_mb):
+    """New user + mount + IPC namespaces for this process alone; everything read-only but a fresh /tmp and
+    /dev/shm. Raises OSError where the kernel or a security module refuses (the fork server then says so once and
+    falls back to wiping a shared scratch dir between programs)."""
+    uid, gid = os.geteuid(), os.getegid()
+    prctl(PR_SET_DUMPABLE, 1)  # a uid change cleared it; without it /proc/self/* belongs to root
+    _write("/proc/self/oom_score_adj", "1000")  # the memory cgroup's OOM killer takes a program, not the fork server
+    _check(_unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWIPC), "unshare")
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    _check(_syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, b"/", _AT_RECURSIVE, ctypes.byref(_READ_ONLY),
+                    ctypes.sizeof(_READ_ONLY)), "mount_setattr")
+    _tmpfs(b"/tmp", scratch_mb)
+    _tmpfs(b"/dev/shm", shm_mb)
+
+
+def place_fds(fds):
+    """Make fds[i] file descriptor i (0: stdin, 1: stdout, 2: stderr, 3...: the rest) and close all others."""
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 64 + len(fds)) for fd in fds]
+    for target, fd in enumerate(high):
+        os.dup2(fd, target)
+    os.closerange(len(fds), 1 << 20)
+
+
+def enter_limits(limits, cpu_seconds, nproc_limit, cwd):
+    """In a freshly forked child (after ``place_fds``): own process group and session keyring, rlimits, no
+    privileges, a writable working directory."""
     os.setpgid(0, 0)
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    join_fresh_session_keyring()
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     drop_capabilities()
-    os.dup2(stdin_fd, 0)
-    os.dup2(out_fd, 1)
-    os.dup2(out_fd if err_fd is None else err_fd, 2)
-    keep = sorted({0, 1, 2, *keep_fds})
-    start = 3
-    for fd in keep + [1 << 20]:
-        if fd >= start:
-            os.closerange(start, min(fd, 65536))
-            start = fd + 1
-    lim = cfg["limits"]
-    mem = lim["memory_mb"] * 1024 * 1024
+    mem = limits["memory_mb"] * 1024 * 1024
     cpu = int(cpu_seconds) + 1
-    for res, value in (
+    settings = [
         (resource.RLIMIT_CPU, (cpu, cpu + 1)),
         (resource.RLIMIT_AS, (mem, mem)),
         (resource.RLIMIT_DATA, (mem, mem)),
-        (resource.RLIMIT_FSIZE, (lim["file_size_mb"] * 1024 * 1024,) * 2),
-        (resource.RLIMIT_NOFILE, (lim["open_files"],) * 2),
-        (resource.RLIMIT_NPROC, (cfg["nproc_limit"],) * 2),
+        (resource.RLIMIT_FSIZE, (limits["file_size_mb"] * 1024 * 1024,) * 2),
+        (resource.RLIMIT_NOFILE, (limits["open_files"],) * 2),
         (resource.RLIMIT_CORE, (0, 0)),
         (resource.RLIMIT_MEMLOCK, (0, 0)),
-    ):
+    ]
+    if nproc_limit is not None:
+        settings.append((resource.RLIMIT_NPROC, (nproc_limit, nproc_limit)))
+    for res, value in settings:
         resource.setrlimit(res, value)
-    os.chdir(cfg["job_dir"])
+    os.chdir(cwd)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a normal interpreter: KeyboardInterrupt

@@ -1,315 +1,347 @@
-"""The fork server that runs inside the sandbox (bubblewrap, or a weaker mode). Stdlib only.
+"""The fork server: a warm interpreter inside the sandbox that forks one fresh process per program. Stdlib only.
 
-The evaluator starts one per core (``pool.py``) and sends jobs as frames (``wire``). The fork server itself never
-runs untrusted code: for every program it forks a fresh process that confines itself (``confine``) and only then
-compiles and runs the program (``program``). Results leave that process only as plain data (``codec``) or raw
-stdout bytes, and every verdict is computed outside it:
+It is a pure spawner. Its only peer is the driver (``driver.py``), which sends two requests over a SOCK_SEQPACKET
+socket: ``spawn`` (with the program process's descriptors attached: a sealed memory file holding the program
+source, stdin, stdout, stderr and, for call tests, a socket to the driver) and ``finish`` (wait briefly for the
+program to exit, then kill everything it started; the reply has its exit status). The fork server never reads those descriptors, so no program
+text, test input or expected value of any job ever enters its memory: every program process is forked from the
+same clean image, and what it can find in its own address space is only what it was given.
 
-* ``stdio``  - one program process per test, stdin from the test, stdout returned to the evaluator, which compares.
-* ``call``   - one program process serves calls; the fork server sends each test's arguments and returns the
-               encoded results to the evaluator, which compares them with the expected values.
-* ``assert`` - one program process serves calls while the fork server runs the dataset's assert statements
-               (``checker``), the program's names being proxies that only ever return plain data.
+Each program process confines itself (``confine``) before running any untrusted code: its own user, mount and IPC
+namespaces (a read-only filesystem with a fresh private /tmp and /dev/shm that vanish with it), a fresh session
+keyring, rlimits, no capabilities. Where the kernel refuses those namespaces (e.g. an AppArmor policy against
+unprivileged user namespaces) the fork server says so in its hello and falls back to one scratch dir that it wipes
+after every program and checks; a worker whose scratch space it cannot restore reports itself unhealthy and is
+replaced by the pool before its next job.
 
-The fork server makes itself non-dumpable (processes of the same uid cannot ptrace it or open ``/proc/<pid>/fd``)
-and, in the namespace modes, is PID 1 of its own PID namespace: programs cannot signal it, and ``kill(-1,
-SIGKILL)`` removes every process a job left behind.
+In the namespace modes the fork server is PID 1 of the sandbox's PID namespace with no signal handlers, so the
+kernel drops every signal a program sends it, and ``kill(-1, SIGKILL)`` removes every process a program left
+behind. It is non-dumpable: programs (same uid) can neither ptrace it nor open its ``/proc/<pid>`` files.
 """
 
+import ctypes
 import gc
+import json
 import os
 import select
 import signal
+import site
 import socket
+import stat
 import sys
-import tempfile
 import time
 import traceback
 
-from lm_eval_tts.execution.checker import Channel, RemoteError, RemoteTimeout, check_asserts
 from lm_eval_tts.execution.confine import (
     PR_SET_CHILD_SUBREAPER,
     PR_SET_DUMPABLE,
     PR_SET_PDEATHSIG,
+    clear_keyrings,
     enter_limits,
+    enter_namespaces,
+    join_fresh_session_keyring,
+    place_fds,
     prctl,
 )
-from lm_eval_tts.execution.program import describe, run_script, serve_calls
-from lm_eval_tts.execution.wire import read_frame, write_frame
+from lm_eval_tts.execution.program import read_source, run_script, serve_calls
+from lm_eval_tts.execution.wire import recv_message, send_message
 
-_STDERR_TAIL = 2000
 # Imported once here so forked programs get them for free (and, when the fork server dropped to an unprivileged
 # uid in a weak mode, even if the interpreter's stdlib directory is not readable for that uid).
 _PREIMPORT = (
     "array bisect collections copy datetime decimal fractions functools heapq itertools math operator random re "
     "statistics string typing cmath numbers textwrap unicodedata dataclasses enum queue"
 ).split()
+_SPAWN_FDS = 5  # program spec, stdin, stdout, stderr, [socket to the driver]
+_SYSV = {"shm": 0, "sem": 1, "msg": 2}  # /proc/sysvipc files -> which *ctl(IPC_RMID) removes their entries
+_IPC_RMID = 0
+_MAX_DEPTH = 400  # directory levels the scratch wipe descends (one descriptor each)
 
 
-class Worker:
-    def __init__(self, cfg, rfd, wfd):
+class Spawner:
+    def __init__(self, cfg, sock):
         self.cfg = cfg
-        self.rfd, self.wfd = rfd, wfd
-        self.max_bytes = cfg["limits"]["output_bytes"]
-        self.file_limit = cfg["limits"]["file_size_mb"] * 1024 * 1024
+        self.sock = sock
         self.is_init = os.getpid() == 1
-        self.job_dir = os.path.join(cfg["scratch_root"], "job")
-        os.makedirs(self.job_dir, mode=0o700, exist_ok=True)
-        cfg["job_dir"] = self.job_dir
+        self.program = None  # pid of the current program process
+        self.setup_pipe = None  # read end: "ok" once the program process is confined, else why it could not be
+        self.spawn_error = None
+        self.isolated, self.why_not = False, "not asked for"
+        if cfg["per_program_namespaces"]:
+            self.isolated, self.why_not = self._probe()
+        if not self.isolated:
+            self._restore_scratch()
 
-    # -- process management
-    def _fork(self, child_main):
+    # -- program processes
+    def _probe(self):
+        """Can a program process get its own namespaces here? Tried once, in a throwaway child."""
+        r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
+            os.close(r)
             try:
-                child_main()
-            except BaseException:  # noqa: BLE001 - a child must never return into the worker loop
-                try:
-                    traceback.print_exc()
-                finally:
-                    os._exit(70)
+                enter_namespaces(self.cfg["scratch_mb"], self.cfg["shm_mb"])
+            except BaseException as e:  # noqa: BLE001 - reported to the parent
+                os.write(w, str(e)[:500].encode())
+                os._exit(1)
             os._exit(0)
-        try:
-            os.setpgid(pid, pid)
-        except OSError:
-            pass
-        return pid
+        os.close(w)
+        why = os.read(r, 1000).decode(errors="replace")
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+        ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        return ok, "" if ok else (why or f"probe process status {status}")
 
-    def _cleanup(self, pids):
-        """Kill every process this job left behind (also double-forked daemons) and reap them all."""
-        for pid in pids:
-            _kill_group_and_process(pid)
-        for pid in pids:
+    def spawn(self, msg, fds):
+        """Fork a program process with these descriptors; nothing is answered (the driver learns how it went from
+        ``finish``: a program process that never started gives it EOF at once)."""
+        if len(fds) < 4:
+            _close(fds)
+            self.spawn_error = "spawn needs 4 or 5 descriptors"
+            return
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            self._child(msg, fds, w)  # never returns
+        os.close(w)
+        _close(fds)
+        self.program, self.setup_pipe = pid, r
+
+    def _child(self, msg, fds, report):
+        """In the forked child: confine, report "ok" (or why not) on the setup pipe and close it, run the program.
+        Never returns."""
+        cfg = self.cfg
+        try:
+            source = read_source(fds[0])
+            if self.isolated:
+                enter_namespaces(cfg["scratch_mb"], cfg["shm_mb"])
+            program_fds = list(fds[1:])
+            place_fds(program_fds + [report])
+            report = len(program_fds)
+            if self.isolated:  # the limit counts the processes of this program's own user namespace only
+                enter_limits(cfg["limits"], msg["cpu"], cfg["nproc_limit"], "/tmp")
+            else:  # it counts the uid's processes, where no pids cgroup does the job (None)
+                enter_limits(cfg["limits"], msg["cpu"], cfg["shared_nproc_limit"], cfg["job_dir"])
+        except BaseException:  # noqa: BLE001 - a child must never return into the server loop
             try:
-                os.waitpid(pid, 0)  # SIGKILLed above: returns promptly
-            except ChildProcessError:
+                os.write(report, traceback.format_exc()[-1000:].encode())
+            finally:
+                os._exit(70)
+        os.write(report, b"ok")
+        os.close(report)
+        if msg["mode"] == "script":
+            run_script(source)
+        else:
+            serve_calls(source, socket.socket(fileno=3), cfg["limits"]["output_bytes"])
+        os._exit(0)
+
+    def finish(self, msg):
+        """Wait up to msg["wait"] s for the program process to exit (its status), kill all it started, make sure the
+        next program starts from the same state."""
+        status = self._wait(msg.get("wait", 0.0))
+        setup, self.spawn_error = self.spawn_error or self._setup_report(), None
+        self._kill_everything()
+        clear_keyrings(user_keyring=not self.isolated)
+        if self.isolated:  # nothing to restore: reaping can wait until the reply is sent (``reap``)
+            return {"status": status, "setup": setup, "unhealthy": None}
+        self.reap()  # files of killed processes are freed when they are gone
+        return {"status": status, "setup": setup, "unhealthy": self._restore_scratch()}
+
+    def _setup_report(self):
+        if self.setup_pipe is None:
+            return "no program"
+        os.set_blocking(self.setup_pipe, False)
+        try:
+            report = os.read(self.setup_pipe, 2000).decode(errors="replace")
+        except BlockingIOError:
+            report = "program process killed while it was being confined"
+        os.close(self.setup_pipe)
+        self.setup_pipe = None
+        return report or "program process died while it was being confined"
+
+    def _wait(self, seconds):
+        """Exit status of the program process as {"exit": code} / {"signal": n}, or None if still running."""
+        pid = self.program
+        if pid is None:
+            return None
+        deadline = time.monotonic() + seconds
+        pidfd = _pidfd(pid) if seconds > 0 else None
+        try:
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    self.program = None
+                    if os.WIFSIGNALED(status):
+                        return {"signal": os.WTERMSIG(status)}
+                    return {"exit": os.WEXITSTATUS(status)}
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                if pidfd is not None:
+                    select.select([pidfd], [], [], remaining)
+                else:
+                    time.sleep(min(remaining, 0.0002))
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def _kill_everything(self):
+        """Kill every process the program started (also double-forked daemons). As PID 1 one kill(-1) does it: a
+        process with SIGKILL pending runs no more code, and none can fork any more."""
+        if self.is_init:
+            try:
+                os.kill(-1, signal.SIGKILL)  # everyone in our PID namespace except us
+            except OSError:
                 pass
-        # Survivors were orphaned to us (PID 1 of the namespace, or a subreaper): kill until none is left.
-        while self._reap():
-            if self.is_init:
+        else:
+            if self.program is not None:
+                _kill_group_and_process(self.program)
+            while _reap(block=False):  # survivors were orphaned to us (a subreaper): kill until none is left
+                for pid in _children():
+                    _kill_group_and_process(pid)
+                time.sleep(0.001)
+        self.program = None
+
+    def reap(self):
+        """Wait for every killed process to be gone (before the next program is forked)."""
+        while _reap(block=True):
+            pass
+
+    # -- the fallback: one scratch dir shared by the worker's programs, wiped and checked after each
+    def _restore_scratch(self):
+        """Empty the private writable dirs and SysV IPC, recreate the job dir; None if all is as new, else why not."""
+        cfg = self.cfg
+        for top in cfg["wipe_dirs"]:
+            try:
+                os.chmod(top, 0o1777 if top in ("/tmp", "/dev/shm") else 0o700)
+            except OSError:
+                pass
+            _empty_dir(top)
+        if cfg["private_ipc"]:
+            _remove_sysv_ipc()
+        job = cfg["job_dir"]
+        try:
+            os.makedirs(job, mode=0o700, exist_ok=True)
+            os.chmod(job, 0o700)
+        except OSError as e:
+            return f"cannot recreate the job dir: {e}"
+        return _scratch_problem(cfg)
+
+
+def _scratch_problem(cfg):
+    try:
+        return _find_scratch_problem(cfg)
+    except OSError as e:
+        return f"scratch space unreadable: {e}"
+
+
+def _find_scratch_problem(cfg):
+    """None if the wiped dirs hold nothing but the (empty, private) job dir and the dirs leading to it."""
+    job = cfg["job_dir"]
+    st = os.lstat(job)
+    if not os.path.isdir(job) or os.path.islink(job) or st.st_uid != os.geteuid() or st.st_mode & 0o777 != 0o700:
+        return f"job dir {job} is not a private directory"
+    for top in cfg["wipe_dirs"]:
+        path = top
+        rest = os.path.relpath(job, top).split(os.sep) if job.startswith(top.rstrip("/") + "/") else []
+        for expected in rest + [None]:  # each dir on the way down holds only the next one; the job dir nothing
+            left = [n for n in os.listdir(path) if n != expected]
+            if left:
+                return f"{path} could not be emptied ({left[:3]})"
+            if expected is not None:
+                path = os.path.join(path, expected)
+        vfs = os.statvfs(top)
+        if cfg["check_free"] and vfs.f_bfree < 0.95 * vfs.f_blocks:
+            return f"{top} is not free after wiping ({vfs.f_bfree} of {vfs.f_blocks} blocks)"
+    if cfg["private_ipc"] and any(_sysv_ids(kind) for kind in _SYSV):
+        return "SysV IPC objects could not be removed"
+    return None
+
+
+def _empty_dir(top):
+    """Remove everything below `top` whatever modes a program left, following no links, through directory
+    descriptors (no path length limit), down to _MAX_DEPTH levels: a deeper tree stays, the scratch check then
+    fails and the pool replaces the worker."""
+    try:
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        stack = [(fd, None, os.listdir(fd))]
+    except OSError:
+        return
+    while stack:
+        fd, name, pending = stack[-1]
+        if not pending:
+            stack.pop()
+            os.close(fd)
+            if stack:
                 try:
-                    os.kill(-1, signal.SIGKILL)  # everyone in our PID namespace except us
+                    os.rmdir(name, dir_fd=stack[-1][0])
                 except OSError:
                     pass
+            continue
+        child = pending.pop()
+        try:
+            if stat.S_ISDIR(os.stat(child, dir_fd=fd, follow_symlinks=False).st_mode):
+                if len(stack) < _MAX_DEPTH:
+                    os.chmod(child, 0o700, dir_fd=fd)
+                    child_fd = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                    stack.append((child_fd, child, os.listdir(child_fd)))
             else:
-                for pid in self._children():
-                    _kill_group_and_process(pid)
-            time.sleep(0.001)
+                os.unlink(child, dir_fd=fd)
+        except OSError:
+            pass
 
-    def _reap(self):
-        """Reap exited children; True while children remain."""
-        while True:
+
+def _sysv_ids(kind):
+    try:
+        with open(f"/proc/sysvipc/{kind}") as f:
+            lines = f.read().splitlines()[1:]
+    except OSError:
+        return []
+    return [int(line.split()[1]) for line in lines if line.strip()]
+
+
+def _remove_sysv_ipc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    calls = {0: libc.shmctl, 1: lambda i, cmd, arg: libc.semctl(i, 0, cmd, arg), 2: libc.msgctl}
+    for kind, which in _SYSV.items():
+        for ipc_id in _sysv_ids(kind):
+            calls[which](ipc_id, _IPC_RMID, None)
+
+
+def _pidfd(pid):
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _reap(block):
+    """Reap exited children; True while children remain."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+        if block:
+            return True
+
+
+def _children():
+    me = str(os.getpid())
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return False
-            if pid == 0:
-                return True
-
-    def _children(self):
-        me = str(os.getpid())
-        out = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat", "rb") as f:
-                        stat = f.read().decode(errors="replace")
-                except OSError:
-                    continue
-                if stat[stat.rfind(")") + 2 :].split()[1] == me:
-                    out.append(int(entry))
-        return out
-
-    def _wait_status(self, pid, deadline):
-        """Exit status of pid, polling until deadline; None if still running."""
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return status
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.0002)
-
-    # -- the filesystem programs may write
-    def _clear_job_dir(self):
-        """Empty the job dir (programs run with it as cwd) whatever the last program left in it."""
-        os.chmod(self.job_dir, 0o700)
-        for name in os.listdir(self.job_dir):
-            _rmtree(os.path.join(self.job_dir, name))
-
-    def _wipe_private_dirs(self):
-        """Empty the sandbox's private writable dirs (bwrap's /tmp and /dev/shm) so nothing one program writes
-        outside its job dir survives into the next program (or fills the tmpfs for it)."""
-        keep = os.path.realpath(self.cfg["scratch_root"])
-        for top in self.cfg.get("wipe_dirs", []):
-            try:
-                entries = os.listdir(top)
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read().decode(errors="replace")
             except OSError:
                 continue
-            for name in entries:
-                full = os.path.join(top, name)
-                if os.path.realpath(full) != keep:
-                    _rmtree(full)
-
-    def _output_file(self):
-        """An unlinked file for a program's stderr/diagnostic output (the program cannot swap it for a FIFO)."""
-        return tempfile.TemporaryFile(dir=self.cfg["scratch_root"])
-
-    def _output_tail(self, f):
-        """(last bytes of a program's output file, whether it hit the file-size limit)."""
-        size = os.fstat(f.fileno()).st_size
-        tail = os.pread(f.fileno(), _STDERR_TAIL, max(0, size - _STDERR_TAIL))
-        f.close()
-        return tail.decode("utf-8", errors="replace"), size >= self.file_limit
-
-    # -- job kinds
-    def run_stdio(self, job):
-        runs = []
-        start = time.monotonic()
-        for stdin_text in job["inputs"]:
-            budget = min(job["per_test"], job["total"] - (time.monotonic() - start))
-            if budget <= 0:
-                break
-            runs.append(self._run_script_once(job["program"], stdin_text, budget))
-            if runs[-1]["status"] == "syntax":
-                break
-        return {"runs": runs}
-
-    def _run_script_once(self, program, stdin_text, budget):
-        self._clear_job_dir()
-        with tempfile.TemporaryFile(dir=self.cfg["scratch_root"]) as f:
-            f.write(stdin_text.encode())
-            f.flush()
-            f.seek(0)
-            r, w = os.pipe()
-            stdin_fd = f.fileno()
-            err_file = self._output_file()
-            err_fd = err_file.fileno()
-
-            def child():
-                os.close(r)
-                enter_limits(self.cfg, budget, (), stdin_fd, w, err_fd)
-                run_script(program)
-
-            t0 = time.monotonic()
-            pid = self._fork(child)
-        os.close(w)
-        out, state = self._read_capped(r, t0 + budget)
-        # "eof" once the program closed its stdout (normally: it exited)
-        status = self._wait_status(pid, t0 + budget + 0.05) if state == "eof" else None
-        seconds = time.monotonic() - t0
-        os.close(r)
-        self._cleanup([pid])
-        err, _ = self._output_tail(err_file)
-        result = {"stdout": out.decode("utf-8", errors="replace"), "seconds": round(seconds, 4), "stderr_tail": err}
-        if state == "output_limit":
-            result["status"] = "output_limit"
-        elif status is None:
-            result["status"] = "timeout"
-        elif os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            result["status"] = {signal.SIGXCPU: "timeout", signal.SIGXFSZ: "output_limit"}.get(sig, "signal")
-            result["signal"] = sig
-        else:
-            code = os.WEXITSTATUS(status)
-            result["status"] = "syntax" if code == 3 and err.startswith("SyntaxError") else "exit"
-            result["code"] = code
-        if result["status"] != "exit" or result.get("code"):
-            result["stdout"] = ""
-        return result
-
-    def _read_capped(self, fd, deadline):
-        """Read a program's stdout until EOF, the deadline or the output cap: (bytes, "eof"|"timeout"|...)."""
-        out = bytearray()
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return bytes(out), "timeout"
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if ready:
-                data = os.read(fd, 1 << 16)
-                if not data:
-                    return bytes(out), "eof"
-                out += data
-                if len(out) > self.max_bytes:
-                    return bytes(out[: self.max_bytes]), "output_limit"
-
-    def _start_server(self, job, total):
-        """Fork a program process serving calls, its output going to a size-capped file.
-        Returns (pid, Channel, output file)."""
-        self._clear_job_dir()
-        parent_sock, child_sock = socket.socketpair()
-        out_file = self._output_file()
-        devnull = os.open(os.devnull, os.O_RDONLY)
-
-        def child():
-            parent_sock.close()
-            enter_limits(self.cfg, total, (child_sock.fileno(),), devnull, out_file.fileno())
-            serve_calls(job["program"], job.get("prelude", ""), child_sock, self.max_bytes)
-
-        pid = self._fork(child)
-        child_sock.close()
-        os.close(devnull)
-        return pid, Channel(parent_sock, self.max_bytes, time.monotonic() + total), out_file
-
-    def _finish_server(self, pid, channel, out_file, results, fatal):
-        channel.sock.close()
-        self._cleanup([pid])
-        tail, over = self._output_tail(out_file)
-        if over:  # the program process was killed by SIGXFSZ: that's why it "died"
-            fatal = {"kind": "output_limit", "detail": "program output exceeded the file-size limit"}
-            for r in results:
-                if r.get("error") == "runtime_error" or r.get("kind") == "runtime_error":
-                    r.update(error="output_limit", kind="output_limit")
-        return {"results": results, "fatal": fatal, "output": tail}
-
-    def run_call(self, job):
-        """Functional tests: send each test's arguments, return the encoded results for the evaluator to compare."""
-        pid, channel, out_file = self._start_server(job, job["total"])
-        results, fatal = [], None
-        channel.start_test(job["per_test"])
-        try:
-            hello = channel.receive()
-            if "ready" not in hello:
-                fatal = {"kind": hello.get("error", "runtime_error"), "detail": hello.get("detail", "")}
-        except RemoteTimeout:
-            fatal = {"kind": "timeout", "detail": "program did not finish loading"}
-        except RemoteError as e:
-            fatal = {"kind": e.kind, "detail": str(e)}
-        for args in job["args"] if fatal is None else ():
-            channel.start_test(job["per_test"])
-            try:
-                reply = channel.request({"op": "invoke", "target": job["target"], "args": args})
-                results.append({k: reply[k] for k in ("v", "error", "detail") if k in reply})
-            except RemoteTimeout:
-                fatal = {"kind": "timeout", "detail": f"test {len(results)} exceeded {job['per_test']} s"}
-            except RemoteError as e:
-                results.append({"error": e.kind, "detail": str(e)})
-                if e.fatal:
-                    fatal = {"kind": e.kind, "detail": str(e)}
-            if fatal:  # the program process is stuck or gone: the remaining tests cannot run
-                break
-        return self._finish_server(pid, channel, out_file, results, fatal)
-
-    def run_assert(self, job):
-        pid, channel, out_file = self._start_server(job, job["total"])
-        results, fatal = check_asserts(job, channel)
-        return self._finish_server(pid, channel, out_file, results, fatal)
-
-    def serve(self):
-        while True:
-            job = read_frame(self.rfd)
-            if job is None:
-                return
-            handler = {"stdio": self.run_stdio, "call": self.run_call, "assert": self.run_assert}[job["kind"]]
-            try:
-                result = handler(job)
-            except Exception as e:  # noqa: BLE001 - report, never die on one job
-                self._cleanup([])
-                result = {"worker_error": describe(e) + "\n" + traceback.format_exc()[-1500:]}
-            self._wipe_private_dirs()
-            result["id"] = job["id"]
-            write_frame(self.wfd, result)
+            if stat[stat.rfind(")") + 2 :].split()[1] == me:
+                out.append(int(entry))
+    return out
 
 
 def _kill_group_and_process(pid):
@@ -320,23 +352,25 @@ def _kill_group_and_process(pid):
             pass
 
 
-def _rmtree(path):
-    """Remove a tree whatever modes the program left on it (same uid, so chmod is allowed)."""
-    try:
-        if os.path.islink(path) or not os.path.isdir(path):
-            os.unlink(path)
-            return
-        os.chmod(path, 0o700)
-        for name in os.listdir(path):
-            _rmtree(os.path.join(path, name))
-        os.rmdir(path)
-    except (OSError, RecursionError):
-        pass
+def _close(fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _normal_builtins():
+    """What ``site`` adds to builtins in a normal interpreter (exit, quit, help, copyright, credits, license),
+    without site's sys.path changes (the interpreter runs with -S)."""
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
 
 
 def main(cfg):
-    """Entry point inside the sandbox: protocol fds, privilege drop, then serve jobs until EOF."""
-    rfd, wfd = os.dup(0), os.dup(1)
+    """Entry point inside the sandbox: cfg["fd"] is the socket to the driver; privilege drop, then serve requests."""
+    sock = socket.socket(fileno=cfg["fd"])
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
@@ -346,7 +380,8 @@ def main(cfg):
             __import__(name)
         except ImportError:
             pass
-    sys.path.extend(cfg.get("extra_sys_path", []))
+    _normal_builtins()
+    sys.path.extend(cfg["package_paths"])
     if cfg.get("drop_to_uid") is not None:
         os.setgroups([])
         os.setgid(cfg["drop_to_uid"])
@@ -355,11 +390,23 @@ def main(cfg):
     prctl(PR_SET_DUMPABLE, 0)
     if os.getpid() != 1:
         prctl(PR_SET_CHILD_SUBREAPER, 1)
-    os.makedirs(cfg["scratch_root"], exist_ok=True)
-    os.chmod(cfg["scratch_root"], 0o700)
-    os.chdir(cfg["scratch_root"])
+    join_fresh_session_keyring()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # no handlers at all: as PID 1 the kernel drops programs' signals
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    write_frame(wfd, {"hello": os.getpid(), "uid": os.getuid()})
+    os.chdir("/")
+    spawner = Spawner(cfg, sock)
+    send_message(sock, {"hello": os.getpid(), "uid": os.getuid(), "isolated": spawner.isolated,
+                        "why_not": spawner.why_not})
     gc.freeze()  # keep the start-up heap out of every child's garbage collections (fewer copy-on-write faults)
-    Worker(cfg, rfd, wfd).serve()
-
+    while True:
+        msg, fds = recv_message(sock, _SPAWN_FDS)
+        if msg is None:  # the driver is gone
+            return
+        if msg.get("op") == "spawn":
+            spawner.spawn(msg, fds)
+        elif msg.get("op") == "finish":
+            send_message(sock, spawner.finish(msg))
+            spawner.reap()
+        else:
+            _close(fds)
+            send_message(sock, {"error": f"unknown request {json.dumps(msg)[:100]}"})

@@ -1,20 +1,20 @@
-"""How a sandbox worker is launched: the isolation mode and its command line.
+"""How a sandbox is launched: the isolation mode and its command line.
 
 Modes, strongest first (``detect_mode`` picks the first that works here, or the one ``$LM_EVAL_TTS_SANDBOX`` names,
 and says so once in the log when it is not bubblewrap):
 
-* ``bwrap``   - bubblewrap: new user (unprivileged) / PID / network / IPC / UTS namespaces, read-only root,
-                private size-capped tmpfs ``/tmp``, tmpfs over home dirs and other places secrets live, fresh /dev and
-                /proc, no capabilities. When the evaluator runs as root the worker drops to uid/gid 65534 (so the
-                kernel enforces the process-count limit, which it never does for uid 0).
+* ``bwrap``   - bubblewrap: new user (unprivileged) / PID / network / IPC / UTS namespaces, a read-only root
+                holding only the system directories and the interpreter, Python package dirs covered by empty
+                tmpfs mounts (``exposure``), fresh /dev and /proc, a private /tmp, no capabilities, an empty
+                environment. When the evaluator runs as root the sandbox drops to uid/gid 65534.
 * ``unshare`` - util-linux ``unshare``: network / PID / IPC / UTS (+ user when unprivileged) namespaces with a
-                private /proc. The filesystem is NOT hidden or read-only: the program can read whatever the
-                sandbox uid can read and write where it may write. As root the worker drops to uid 65534 (so
-                stdlib modules it did not pre-import may fail to import if Python lives in an unreadable dir).
+                private /proc. The filesystem is NOT hidden: the program can read whatever the sandbox uid can read.
+                As root the sandbox drops to uid 65534 (so stdlib modules it did not pre-import may fail to
+                import if Python lives in an unreadable dir).
 * ``rlimits`` - no namespaces: only rlimits, process groups, privilege drop when root, and killing leftovers.
                 The program can use the network and see other processes of its uid.
-All modes share the worker (``_worker.py``): rlimits, own process group, wall timeouts, output caps, verdicts
-computed outside the program.
+In every mode each program process then tries to enter its own user/mount/IPC namespaces (``confine``), which
+make the whole filesystem read-only but a private /tmp and /dev/shm.
 """
 
 from __future__ import annotations
@@ -25,32 +25,29 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from dataclasses import dataclass
-from pathlib import Path
 
 from lm_eval_tts.errors import UserError
+from lm_eval_tts.execution import exposure
 
 log = logging.getLogger(__name__)
 
 MODES = ("bwrap", "unshare", "rlimits")
 MODE_ENV = "LM_EVAL_TTS_SANDBOX"  # force a mode, e.g. where bubblewrap is installed but cannot work
 SANDBOX_UID = 65534  # "nobody": used when the evaluator itself runs as root
-_SYSTEM_TOPS = {"", "bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "sys", "tmp",
-                "usr", "var"}
-_ALWAYS_HIDDEN = ("/root", "/home", "/run", "/var/tmp", "/mnt", "/media", "/srv")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits applied to every program (per forked process; CPU time follows the wall timeouts)."""
+    """Resource limits of every program (CPU time follows the wall timeouts)."""
 
-    memory_mb: int = 1024  # address space (RLIMIT_AS / RLIMIT_DATA)
-    max_processes: int = 64  # RLIMIT_NPROC (threads count too)
+    memory_mb: int = 1024  # per process (RLIMIT_AS / RLIMIT_DATA), and per sandbox where a memory cgroup is writable
+    max_processes: int = 64  # per program (RLIMIT_NPROC in its own user namespace; threads count too)
     file_size_mb: int = 16  # RLIMIT_FSIZE
     open_files: int = 256  # RLIMIT_NOFILE
-    output_bytes: int = 16 * 1024 * 1024  # stdout (and any single result) beyond this fails as "output_limit"
-    scratch_mb: int = 256  # size of the sandbox's private /tmp (bwrap mode)
+    output_bytes: int = 16 * 1024 * 1024  # stdout, and all values a program returns in one job: beyond, "output_limit"
+    scratch_mb: int = 256  # size of the program's private /tmp
+    shm_mb: int = 64  # size of the program's private /dev/shm
 
 
 def _uid() -> int:
@@ -104,31 +101,6 @@ def _python() -> str:
     return os.path.realpath(sys.executable)
 
 
-def _top(path: str) -> str | None:
-    parts = Path(path).resolve().parts
-    return None if len(parts) < 2 or parts[1] in _SYSTEM_TOPS else "/" + parts[1]
-
-
-def hidden_paths() -> list[str]:
-    """Directories covered with an empty tmpfs in bwrap mode: homes, runtime dirs, and the top-level directory
-    of the working dir / home / cache (e.g. ``/work``), unless that is a system directory."""
-    from lm_eval_tts.cache_dir import cache_root
-
-    candidates = list(_ALWAYS_HIDDEN)
-    for p in (os.getcwd(), os.path.expanduser("~"), str(cache_root())):
-        top = _top(p)
-        if top:
-            candidates.append(top)
-    return sorted({p for p in candidates if os.path.isdir(p)})
-
-
-def exposed_paths() -> list[str]:
-    """What the worker needs to run: the interpreter's prefix and the venv's site-packages (read-only)."""
-    paths = {sys.base_prefix, os.path.dirname(os.path.dirname(_python())), sysconfig.get_paths()["purelib"],
-             sysconfig.get_paths()["platlib"]}
-    return sorted(p for p in {os.path.realpath(p) for p in paths} if os.path.isdir(p))
-
-
 def _bwrap_prefix(scratch_mb: int) -> list[str]:
     argv = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--as-pid-1"]
     if _uid() == 0:  # no user namespace: keep the right to drop to SANDBOX_UID inside
@@ -136,24 +108,10 @@ def _bwrap_prefix(scratch_mb: int) -> list[str]:
                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-all"]
-    argv += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+    argv += exposure.sandbox_view()
+    argv += ["--dev", "/dev", "--proc", "/proc",
              "--perms", "1777", "--size", str(scratch_mb * 1024 * 1024), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm"]
-    hidden = hidden_paths()
-    for h in hidden:
-        argv += ["--perms", "0755", "--tmpfs", h]
-    made = set(hidden)
-    for p in exposed_paths():
-        owner = next((h for h in hidden if p == h or p.startswith(h + "/")), None)
-        if owner is None:
-            continue
-        parts = Path(p).relative_to(owner).parts
-        for i in range(1, len(parts)):
-            d = str(Path(owner, *parts[:i]))
-            if d not in made:
-                argv += ["--perms", "0755", "--dir", d]
-                made.add(d)
-        argv += ["--ro-bind", p, p]
+             "--perms", "1777", "--size", str(64 * 1024 * 1024), "--tmpfs", "/dev/shm", "--remount-ro", "/"]
     argv += ["--clearenv"]
     for key, value in sandbox_env("/tmp").items():
         argv += ["--setenv", key, value]
@@ -189,15 +147,6 @@ def sandbox_env(home: str) -> dict[str, str]:
 def drop_to_uid(mode: str) -> int | None:
     """The uid the worker switches to after start (root only; the kernel exempts uid 0 from RLIMIT_NPROC)."""
     return SANDBOX_UID if _uid() == 0 else None
-
-
-def scratch_root(mode: str) -> str:
-    """Where jobs get their working directories (inside the private /tmp for bwrap)."""
-    if mode == "bwrap":
-        return "/tmp/sandbox"
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="lm-eval-tts-sandbox-")
 
 
 def tasks_of_uid(uid: int) -> int:

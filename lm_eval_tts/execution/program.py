@@ -1,7 +1,7 @@
 """The untrusted side: how a program process runs the candidate program and answers requests about it.
 
 Everything here runs after ``confine.enter_limits`` in a process the program fully controls, so nothing it sends is
-trusted: the worker and the evaluator decode replies strictly (``codec``) and compare values themselves.
+trusted: the driver decodes replies strictly (``codec``) and compares values itself.
 
 Stdlib only: also loaded inside the sandbox.
 """
@@ -26,6 +26,14 @@ def error_kind(exc):
 def describe(exc):
     """One line for a failure report: exception type and (truncated) message."""
     return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def read_source(fd):
+    """The source to run (the program, after its prelude) from the sealed memory file the driver wrote; then the
+    descriptor is closed."""
+    data = os.pread(fd, os.fstat(fd).st_size, 0)
+    os.close(fd)
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 def run_script(program):
@@ -77,17 +85,21 @@ class _Refs:
         return self.objects[ref_id]
 
 
-def serve_calls(program, prelude, sock, max_bytes):
-    """Call/assert tests: exec prelude + program, announce the defined names, then answer requests."""
+def serve_calls(source, sock, max_bytes):
+    """Call/assert tests: exec the source (prelude + program), announce the names the driver asks about (those its
+    tests mention), then answer requests, one at a time."""
     namespace = {"__name__": "solution", "__builtins__": __builtins__}
     try:
-        exec(compile(prelude + "\n" + program, "<program>", "exec"), namespace)
+        exec(compile(source, "<program>", "exec"), namespace)
     except BaseException as e:  # noqa: BLE001
         sock_send(sock, {"error": error_kind(e), "detail": describe(e)})
         os._exit(0)
     refs = _Refs()
-    names = [n for n in list(namespace) if isinstance(n, str) and not n.startswith("__")]
-    sock_send(sock, {"ready": {n: refs.tree(namespace[n]) for n in names}})
+    raw = sock_recv(sock, max_bytes)
+    if raw is None:
+        os._exit(0)
+    wanted = json.loads(raw).get("names", [])
+    sock_send(sock, {"ready": {n: refs.tree(namespace[n]) for n in wanted if isinstance(n, str) and n in namespace}})
     while True:
         raw = sock_recv(sock, max_bytes)
         if raw is None:
@@ -103,7 +115,7 @@ def serve_calls(program, prelude, sock, max_bytes):
 
 
 def _answer(req, namespace, refs):
-    """One request from the checker/worker -> the encoded result tree."""
+    """One request from the checker/driver -> the encoded result tree."""
     op = req["op"]
     if op == "invoke":  # functional tests: [function] or [class, method] on a fresh instance
         name, *method = req["target"]

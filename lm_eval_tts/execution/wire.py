@@ -1,41 +1,20 @@
-"""Length-prefixed JSON frames: the message format between the evaluator, the worker and program processes.
+"""Message formats between the evaluator, the driver, the fork server and program processes.
+
+* Length-prefixed JSON frames on stream sockets (evaluator <-> driver, driver <-> program process): jobs and
+  results can be megabytes.
+* One JSON message per datagram on SOCK_SEQPACKET sockets (driver <-> fork server), with file descriptors attached
+  (SCM_RIGHTS): the driver hands the fork server the descriptors a program process gets, never their contents.
 
 Stdlib only: also loaded inside the sandbox.
 """
 
 import json
 import os
+import socket
 import struct
 
 HEADER = struct.Struct(">I")
-
-
-def write_frame(fd, obj):
-    """One frame to a file descriptor (the fork server's reply pipe)."""
-    body = json.dumps(obj, separators=(",", ":")).encode()
-    data = memoryview(HEADER.pack(len(body)) + body)
-    while data:
-        data = data[os.write(fd, data):]
-
-
-def _read_exact(fd, n):
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(fd):
-    """Blocking read of one frame from a trusted peer (the evaluator); None on EOF."""
-    head = _read_exact(fd, HEADER.size)
-    if head is None:
-        return None
-    body = _read_exact(fd, HEADER.unpack(head)[0])
-    return None if body is None else json.loads(body)
+_MAX_MESSAGE = 1 << 16  # driver <-> fork server requests and replies are a few hundred bytes
 
 
 def sock_send(sock, obj):
@@ -63,3 +42,33 @@ def _sock_exact(sock, n):
         chunks.append(chunk)
         n -= len(chunk)
     return b"".join(chunks)
+
+
+def send_message(sock, obj, fds=()):
+    """One message (and the given descriptors) on a SOCK_SEQPACKET socket."""
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    if fds:
+        socket.send_fds(sock, [data], list(fds))
+    else:
+        sock.send(data)
+
+
+def recv_message(sock, max_fds=0):
+    """(message, descriptors) from a SOCK_SEQPACKET socket; (None, []) on EOF. Descriptors beyond ``max_fds`` and
+    those of a malformed message are closed."""
+    data, fds, flags, _ = socket.recv_fds(sock, _MAX_MESSAGE, max(max_fds, 1))
+    if not data:
+        _close_all(fds)
+        return None, []
+    if flags & (socket.MSG_CTRUNC | socket.MSG_TRUNC) or len(fds) > max_fds:
+        _close_all(fds)
+        raise ValueError("truncated message or too many descriptors")
+    return json.loads(data), fds
+
+
+def _close_all(fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

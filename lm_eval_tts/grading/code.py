@@ -34,6 +34,8 @@ Failure kinds: ``wrong_answer``, ``runtime_error``, ``timeout``, ``memory``, ``s
 from __future__ import annotations
 
 import ast
+import dataclasses
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,10 +96,39 @@ Case = Union[AssertCase, StdioCase, FunctionalCase, CompareCase]
 
 @dataclass(frozen=True)
 class CodeVerdict:
+    """One program's grade. ``outputs`` holds, per test, what the program produced, computed without the expected
+    outputs, so that programs can be grouped by behaviour (identical outputs on the problem's test inputs):
+
+    * stdin tests: the stdout text, each line stripped of trailing whitespace and the whole stripped;
+    * call tests (MBPP+, HumanEval+, LiveCodeBench functional): the canonical codec text of the returned value
+      (``codec.canonical``: sets and dicts sorted; an object that is not plain data is ``["r",0]``);
+    * assert tests (MBPP, HumanEval): the canonical codec text of the list of values the program returned during
+      that test (its calls' results, and the results of operations on returned objects), in order;
+
+    None where the test produced no value (the program or the call raised, crashed, timed out, or the test never
+    ran). Texts longer than ``OUTPUT_TEXT_MAX`` characters are replaced by ``"sha256:" + hexdigest`` of the text.
+    """
+
     passed: bool
     tests_passed: tuple[bool, ...]
     failure: str | None
     detail: str = ""
+    outputs: tuple[str | None, ...] = ()
+
+
+OUTPUT_TEXT_MAX = 128
+
+
+def output_record(text: str | None) -> str | None:
+    """A test's output as ``CodeVerdict.outputs`` keeps it: the text itself, or its sha256 when it is long."""
+    if text is None or len(text) <= OUTPUT_TEXT_MAX:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def stdout_record(stdout: str) -> str:
+    """The comparable form of a program's stdout: trailing whitespace of each line and of the whole removed."""
+    return "\n".join(line.rstrip() for line in stdout.strip().split("\n"))
 
 
 # ------------------------------------------------------------------------------------------- building values
@@ -148,24 +179,27 @@ def _job(case: Case, i: int, per_test: float, total: float) -> dict:
 _OPAQUE = object()  # stands for a returned object that is not plain data (it never equals anything)
 
 
-def _verdict(flags: list[bool], n: int, failure: str | None, detail: str) -> CodeVerdict:
+def _verdict(flags: list[bool], n: int, failure: str | None, detail: str, outputs: list[str | None]) -> CodeVerdict:
     flags = (flags + [False] * n)[:n]
+    outputs = tuple(output_record(o) for o in (outputs + [None] * n)[:n])
     passed = n > 0 and all(flags)
     if passed:
-        return CodeVerdict(True, tuple(flags), None, "")
+        return CodeVerdict(True, tuple(flags), None, "", outputs)
     if failure not in FAILURE_KINDS:  # error kinds partly come from the program's process: keep them to the list
         failure = "runtime_error" if failure else "wrong_answer"
-    return CodeVerdict(False, tuple(flags), failure, str(detail)[:500])
+    return CodeVerdict(False, tuple(flags), failure, str(detail)[:500], outputs)
 
 
 def _stdio_verdict(case: StdioCase, result: dict) -> CodeVerdict:
-    flags, failure, detail = [], None, ""
+    flags, failure, detail, outputs = [], None, "", []
     for (_, expected), run in zip(case.tests, result["runs"]):
         status = run["status"]
-        ok = status == "exit" and run.get("code") == 0 and stdout_matches(run["stdout"], expected)
+        exited = status == "exit" and run.get("code") == 0
+        ok = exited and stdout_matches(run["stdout"], expected)
         flags.append(ok)
+        outputs.append(stdout_record(run["stdout"]) if exited else None)
         if not ok and failure is None:
-            if status == "exit" and run.get("code") == 0:
+            if exited:
                 failure, detail = "wrong_answer", f"stdout {run['stdout'][:200]!r} != expected {expected[:200]!r}"
             elif status == "exit":
                 tail = run.get("stderr_tail", "")
@@ -177,7 +211,7 @@ def _stdio_verdict(case: StdioCase, result: dict) -> CodeVerdict:
                 failure, detail = status, run.get("stderr_tail", status)[-400:]
     if len(flags) < len(case.tests) and failure is None:
         failure, detail = "timeout", "whole-program time limit reached before all tests ran"
-    return _verdict(flags, len(case.tests), failure, detail)
+    return _verdict(flags, len(case.tests), failure, detail, outputs)
 
 
 def _call_verdict(case: FunctionalCase | CompareCase, result: dict) -> CodeVerdict:
@@ -188,12 +222,13 @@ def _call_verdict(case: FunctionalCase | CompareCase, result: dict) -> CodeVerdi
         atols = case.atol if isinstance(case.atol, tuple) else (case.atol,) * len(expected)
         # NOT_NONE only asks whether something was returned: an object that is not plain data counts as one
         opaque = (lambda _ref: _OPAQUE) if case.oracle == NOT_NONE else None
-    flags, failure, detail = [], None, ""
+    flags, failure, detail, outputs = [], None, "", []
     for i, (reply, exp) in enumerate(zip(result["results"], expected)):
         ok, kind, why = False, None, ""
+        outputs.append(reply.get("v"))
         if "v" in reply:
-            try:
-                got = codec.from_tree(reply["v"], make_ref=opaque if isinstance(case, CompareCase) else None)
+            try:  # canonical text from the driver: decoding it is linear in its (capped) size
+                got = codec.decode(reply["v"], make_ref=opaque if isinstance(case, CompareCase) else None)
             except codec.NotPlainData as e:
                 kind, why = "wrong_answer", f"test {i}: result is not plain data ({e})"
             else:
@@ -203,7 +238,7 @@ def _call_verdict(case: FunctionalCase | CompareCase, result: dict) -> CodeVerdi
                     args = codec.decode(case.inputs[i]) if case.oracle in ORACLES_WITH_ARGS else ()
                     ok = evalplus_match(got, exp, atols[i], case.oracle, args)
                 if not ok:
-                    kind, why = "wrong_answer", f"test {i}: got {str(got)[:150]}, expected {str(exp)[:150]}"
+                    kind, why = "wrong_answer", f"test {i}: got {codec.preview(got)}, expected {codec.preview(exp)}"
         else:
             kind, why = reply.get("error", "runtime_error"), f"test {i}: {reply.get('detail', '')}"
         flags.append(ok)
@@ -212,37 +247,46 @@ def _call_verdict(case: FunctionalCase | CompareCase, result: dict) -> CodeVerdi
     fatal = result.get("fatal")
     if fatal and failure is None:
         failure, detail = fatal["kind"], fatal.get("detail", "")
-    return _verdict(flags, len(expected), failure, detail)
+    return _verdict(flags, len(expected), failure, detail, outputs)
 
 
 def _assert_verdict(case: AssertCase, result: dict) -> CodeVerdict:
     flags = [False] * len(case.tests)
+    outputs: list[str | None] = [None] * len(case.tests)
     failure, detail = None, ""
     for r in result["results"]:
         i = r.get("i")
         if not isinstance(i, int) or not 0 <= i < len(flags):
-            return CodeVerdict(False, tuple([False] * len(flags)), "sandbox_error", "malformed checker report")
+            return CodeVerdict(False, tuple([False] * len(flags)), "sandbox_error", "malformed checker report",
+                               tuple(outputs))
         flags[i] = r.get("ok") is True
+        outputs[i] = r.get("output")
         if not flags[i] and failure is None:
             failure, detail = r.get("kind", "wrong_answer"), r.get("detail", "")
     fatal = result.get("fatal")
     if fatal and failure is None:
         failure, detail = fatal["kind"], fatal.get("detail", "")
-    return _verdict(flags, len(case.tests), failure, detail)
+    return _verdict(flags, len(case.tests), failure, detail, outputs)
 
 
 def verdict_from_result(case: Case, result: dict) -> CodeVerdict:
-    """Turn the sandbox's raw report into a verdict; anything unexpected is a failure, never a pass."""
+    """Turn the sandbox's raw report into a verdict; anything unexpected is a failure, never a pass. A failure in
+    a job during which the kernel killed a process of the sandbox for memory is a ``memory`` failure."""
     n = _n_tests(case)
     if n == 0:
         return CodeVerdict(False, (), "sandbox_error", "the case has no tests: nothing was observed to pass")
     if "worker_error" in result:
-        return CodeVerdict(False, (False,) * n, "sandbox_error", result["worker_error"][:500])
-    if isinstance(case, StdioCase):
-        return _stdio_verdict(case, result)
-    if isinstance(case, AssertCase):
-        return _assert_verdict(case, result)
-    return _call_verdict(case, result)
+        verdict = CodeVerdict(False, (False,) * n, "sandbox_error", result["worker_error"][:500], (None,) * n)
+    elif isinstance(case, StdioCase):
+        verdict = _stdio_verdict(case, result)
+    elif isinstance(case, AssertCase):
+        verdict = _assert_verdict(case, result)
+    else:
+        verdict = _call_verdict(case, result)
+    if not verdict.passed and result.get("oom_kills"):
+        detail = f"killed for exceeding the sandbox's memory limit ({verdict.detail})"[:500]
+        verdict = dataclasses.replace(verdict, failure="memory", detail=detail)
+    return verdict
 
 
 def grade_programs(
@@ -289,9 +333,6 @@ def reference_outputs(
     result = shared_pool(None, Limits(), mode).run_one(job)
     out: list[str | None] = [None] * len(inputs)
     for i, reply in enumerate(result.get("results", [])):
-        if "v" in reply:
-            try:
-                out[i] = codec.encode(codec.from_tree(reply["v"]))
-            except codec.NotPlainData:
-                pass
+        if "v" in reply and reply["v"] != '["r",0]':  # codec text already; an object that is not plain data: None
+            out[i] = reply["v"]
     return out

@@ -1,5 +1,5 @@
-"""The pool survives losing a fork server (killed or wedged): that job is a sandbox error, never a pass, and the
-old sandbox leaves no process behind."""
+"""The pool survives losing a fork server or a driver (killed or wedged): that job is a sandbox error, never a pass,
+the old sandboxes leave no process behind, and workers replaced in a batch outlive it."""
 
 import os
 import signal
@@ -17,16 +17,17 @@ GOOD = AssertCase("def f():\n    return 1\n", ("assert f() == 1",))
 def test_killed_worker_fails_its_job_and_is_replaced():
     pool = SandboxPool(1, grace_seconds=2.0)
     try:
-        (launcher,) = pool.worker_pids()
+        launcher = pool.worker_pids()[0]  # a worker's first sandbox is its fork server's
         server = sorted(descendants([launcher]) or [launcher])[0]  # the fork server (PID 1 of its namespace)
         threading.Timer(1.0, lambda: os.kill(server, signal.SIGKILL)).start()
         (lost,) = grade_programs([SLOW], pool=pool, progress=False)
         assert not lost.passed and lost.failure == "sandbox_error"
-        assert pool.restarts == 1 and pool.worker_pids() != [launcher]
+        assert pool.restarts == 1 and launcher not in pool.worker_pids()
         time.sleep(0.2)
         assert not descendants([launcher]) and not os.path.exists(f"/proc/{launcher}")  # old sandbox fully gone
+        time.sleep(0.5)  # the batch's thread has ended: the new worker must not have died with it
         (v,) = grade_programs([GOOD], pool=pool, progress=False)
-        assert v.passed
+        assert v.passed and pool.restarts == 1
     finally:
         pool.close()
 
@@ -34,7 +35,8 @@ def test_killed_worker_fails_its_job_and_is_replaced():
 def test_wedged_sandbox_is_abandoned_after_the_grace_period():
     pool = SandboxPool(1, grace_seconds=1.0)
     try:
-        (launcher,) = pool.worker_pids()
+        launcher = pool.worker_pids()[0]
+
         def freeze():
             for pid in descendants([launcher]) | {launcher}:
                 os.kill(pid, signal.SIGSTOP)
@@ -66,12 +68,26 @@ def test_losing_a_server_mid_batch_costs_only_the_running_job():
     quick = AssertCase("import time\ndef f():\n    time.sleep(0.05)\n    return 1\n", ("assert f() == 1",))
     pool = SandboxPool(1, grace_seconds=2.0)
     try:
-        (launcher,) = pool.worker_pids()
+        launcher = pool.worker_pids()[0]
         server = sorted(descendants([launcher]) or [launcher])[0]
         threading.Timer(0.5, lambda: os.kill(server, signal.SIGKILL)).start()
         verdicts = grade_programs([quick] * 40, pool=pool, progress=False)
         lost = [v for v in verdicts if not v.passed]
         assert len(lost) <= 1 and all(v.failure == "sandbox_error" for v in lost)
         assert pool.restarts == 1
+    finally:
+        pool.close()
+
+
+def test_killed_driver_fails_its_job_and_is_replaced():
+    pool = SandboxPool(1, grace_seconds=2.0)
+    try:
+        driver_launcher = pool.worker_pids()[1]
+        driver = sorted(descendants([driver_launcher]) or [driver_launcher])[0]
+        threading.Timer(1.0, lambda: os.kill(driver, signal.SIGKILL)).start()
+        (lost,) = grade_programs([SLOW], pool=pool, progress=False)
+        assert not lost.passed and lost.failure == "sandbox_error"
+        (v,) = grade_programs([GOOD], pool=pool, progress=False)
+        assert v.passed and pool.restarts == 1
     finally:
         pool.close()
