@@ -102,7 +102,11 @@ def test_test_labels_of_each_benchmark():
     assert page.test_labels({"test_list": ["assert f(1) == 2"]}) == ["assert f(1) == 2"]
     lcb = {"public_test_cases": json.dumps([{"input": "1\n", "output": "2\n", "testtype": "stdin"}])}
     assert page.test_labels(lcb) == ["input '1\\n' -> '2\\n'"]
-    assert page.test_labels({"inputs": [[1, 2]], "entry_point": "add"}) == ["add([1, 2])"]
+    evalplus = {"base_input": [[1, 2]], "plus_input": [[3, 4]], "entry_point": "add"}
+    assert page.test_labels(evalplus) == ["add([1, 2])", "add([3, 4])"]
+    assert page.test_labels({**evalplus, "plus_input": {}}) == ["add([1, 2])"]  # one MBPP+ task stores {}
+    assert page.test_labels({"test": "def check(candidate): ...", "entry_point": "f"}) == ["check(f)"]
+    assert len(page.test_labels({"base_input": [[i] for i in range(1000)], "entry_point": "f"})) == 200
     assert page.test_labels({"question": "q"}) == []
 
 

@@ -48,6 +48,7 @@ from lm_eval_tts.sampling.fire import FireParams
 CHUNK_BYTES = 256 * 1024  # JSON per detail chunk: a problem page decodes one chunk (a few ms)
 MARKER = re.compile(r"\{\{(TITLE|NONCE|STYLE|SCRIPT|DATA)\}\}")
 TITLE_CHARS, SEARCH_CHARS, FIELD_CHARS, TEST_LABEL_CHARS = 160, 1000, 4000, 300
+MAX_TEST_LABELS = 200  # HumanEval+ has up to ~1,000 tests per problem; the page shows failures first anyway
 
 
 @dataclass(frozen=True)
@@ -116,20 +117,26 @@ def sample_data(text: str, record: Mapping[str, Any], fire: FireParams | None, t
 
 def test_labels(doc: Mapping[str, Any]) -> list[str]:
     """What each test of a code problem checks, from the fields the code tasks' docs have (MBPP asserts,
-    LiveCodeBench public tests, MBPP+/HumanEval+ inputs); [] when the doc has none of them."""
+    LiveCodeBench public tests, MBPP+/HumanEval+ base + plus inputs, HumanEval's check function), at most
+    MAX_TEST_LABELS; [] when the doc has none of them."""
     if isinstance(doc.get("test_list"), list):
-        return [str(t)[:TEST_LABEL_CHARS] for t in doc["test_list"]]
-    if isinstance(doc.get("public_test_cases"), str):
+        labels = [str(t) for t in doc["test_list"]]
+    elif isinstance(doc.get("public_test_cases"), str):
         try:
             tests = json.loads(doc["public_test_cases"])
         except json.JSONDecodeError:
             return []
-        return [f"input {str(t.get('input'))[:TEST_LABEL_CHARS]!r} -> {str(t.get('output'))[:TEST_LABEL_CHARS]!r}"
-                for t in tests if isinstance(t, dict)]
-    if isinstance(doc.get("inputs"), list):
+        labels = [f"input {str(t.get('input'))[:TEST_LABEL_CHARS]!r} -> {str(t.get('output'))[:TEST_LABEL_CHARS]!r}"
+                  for t in tests if isinstance(t, dict)]
+    elif isinstance(doc.get("base_input"), list):
+        plus = doc.get("plus_input") if isinstance(doc.get("plus_input"), list) else []
         name = doc.get("entry_point") or "f"
-        return [f"{name}({str(args)[:TEST_LABEL_CHARS]})" for args in doc["inputs"]]
-    return []
+        labels = [f"{name}({str(args)[:TEST_LABEL_CHARS]})" for args in doc["base_input"] + plus]
+    elif isinstance(doc.get("test"), str) and doc.get("entry_point"):
+        labels = [f"check({doc['entry_point']})"]
+    else:
+        return []
+    return [label[:TEST_LABEL_CHARS] for label in labels[:MAX_TEST_LABELS]]
 
 
 def doc_fields(doc: Mapping[str, Any]) -> dict[str, str]:

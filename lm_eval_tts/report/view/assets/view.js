@@ -426,15 +426,19 @@
     return [text.slice(0, a), mark, text.slice(b)];
   }
 
+  const MAX_TEST_ROWS = 40;  // HumanEval+ problems have hundreds of tests: failures first, then passes, up to this
   function testsTable(labels, rec) {
     const passed = Array.isArray(rec.tests_passed) ? rec.tests_passed : [];
     const perTest = Object.entries(rec).filter(([key, v]) => !KNOWN.has(key) && Array.isArray(v) && v.length === passed.length && passed.length);
     const table = el("table", { class: "data tests" }, el("tr", null, el("th"), el("th", null, `test (${passed.filter(Boolean).length}/${passed.length} passed)`),
       ...perTest.map(([key]) => el("th", null, key))));
-    passed.forEach((p, n) => table.append(el("tr", null,
+    const order = passed.map((_, n) => n);
+    if (order.length > MAX_TEST_ROWS) order.sort((a, b) => passed[a] - passed[b] || a - b).splice(MAX_TEST_ROWS);
+    order.forEach((n) => { const p = passed[n]; table.append(el("tr", null,
       el("td", { class: "v " + (p ? "ok" : "bad") }, p ? "✓" : "✗"),
       el("td", null, el("code", null, labels && labels[n] !== undefined ? labels[n] : `test ${n + 1}`)),
-      ...perTest.map(([, values]) => el("td", null, el("code", null, typeof values[n] === "string" ? values[n] : JSON.stringify(values[n])))))));
+      ...perTest.map(([, values]) => el("td", null, el("code", null, typeof values[n] === "string" ? values[n] : JSON.stringify(values[n])))))); });
+    if (order.length < passed.length) table.append(el("tr", null, el("td"), el("td", { class: "caption" }, `${passed.length - order.length} more tests not shown`)));
     return table;
   }
 
