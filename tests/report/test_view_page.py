@@ -107,6 +107,8 @@ def test_test_labels_of_each_benchmark():
     assert page.test_labels({**evalplus, "plus_input": {}}) == ["add([1, 2])"]  # one MBPP+ task stores {}
     assert page.test_labels({"test": "def check(candidate): ...", "entry_point": "f"}) == ["check(f)"]
     assert len(page.test_labels({"base_input": [[i] for i in range(1000)], "entry_point": "f"})) == 200
+    assert page.test_labels({"n_base": 2, "entry_point": "f"}, count=3) == ["base input 1", "base input 2",
+                                                                          "plus input 1"]
     assert page.test_labels({"question": "q"}) == []
 
 

@@ -115,10 +115,10 @@ def sample_data(text: str, record: Mapping[str, Any], fire: FireParams | None, t
 # ---------------------------------------------------------------- index and detail chunks
 
 
-def test_labels(doc: Mapping[str, Any]) -> list[str]:
-    """What each test of a code problem checks, from the fields the code tasks' docs have (MBPP asserts,
-    LiveCodeBench public tests, MBPP+/HumanEval+ base + plus inputs, HumanEval's check function), at most
-    MAX_TEST_LABELS; [] when the doc has none of them."""
+def test_labels(doc: Mapping[str, Any], count: int = 0) -> list[str]:
+    """What each of a code problem's `count` tests checks, from the fields the code tasks' docs have (MBPP
+    asserts, LiveCodeBench public tests, MBPP+/HumanEval+ base + plus inputs or just their split `n_base`,
+    HumanEval's check function), at most MAX_TEST_LABELS; [] when the doc has none of them."""
     if isinstance(doc.get("test_list"), list):
         labels = [str(t) for t in doc["test_list"]]
     elif isinstance(doc.get("public_test_cases"), str):
@@ -132,6 +132,9 @@ def test_labels(doc: Mapping[str, Any]) -> list[str]:
         plus = doc.get("plus_input") if isinstance(doc.get("plus_input"), list) else []
         name = doc.get("entry_point") or "f"
         labels = [f"{name}({str(args)[:TEST_LABEL_CHARS]})" for args in doc["base_input"] + plus]
+    elif isinstance(doc.get("n_base"), int):  # the inputs themselves live in the task's expected-outputs file
+        labels = [f"base input {i + 1}" if i < doc["n_base"] else f"plus input {i + 1 - doc['n_base']}"
+                  for i in range(min(count, MAX_TEST_LABELS))]
     elif isinstance(doc.get("test"), str) and doc.get("entry_point"):
         labels = [f"check({doc['entry_point']})"]
     else:
@@ -200,7 +203,8 @@ def build_group(task: str, filters: Mapping[str, Mapping[int, TaskSamples]], vie
                 for key, value in summary.items():
                     stat[key].append(value)
         detail = {"prompt": shown.prompt, "target": shown.target, "doc": doc_fields(shown.doc),
-                  "tests": test_labels(shown.doc),
+                  "tests": test_labels(shown.doc, max((len(s.record.get("tests_passed") or ()) for p in every
+                                                       for s in p.samples), default=0)),
                   "runs": [run_detail({f: problems[k] for f, problems in found.items()}, views[i], texts[i],
                                       shown.prompt) for k, i in enumerate(runs)]}
         text = json.dumps(detail, ensure_ascii=False, separators=(",", ":"), default=str)
