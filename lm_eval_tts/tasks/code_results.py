@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import base64
 import builtins
+import hashlib
 import io
 import json
 import pickle
@@ -19,6 +20,7 @@ from typing import Any
 from lm_eval_tts.grading.code import AssertCase, CompareCase, FunctionalCase, StdioCase, grade_programs
 from lm_eval_tts.metrics.options import MetricOptions
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
+from lm_eval_tts.metrics.verifier import WEAK_PASSED
 from lm_eval_tts.tasks.code_extract import parse_quietly
 from lm_eval_tts.tasks.common import GradedResponse
 
@@ -123,16 +125,27 @@ def weak_test_count(doc: Mapping[str, Any]) -> int | None:
     return None
 
 
+def behaviour_key(outputs: Sequence[str | None]) -> str | None:
+    """The program's behaviour, for majority votes over programs: a digest of its outputs on the problem's test
+    inputs (CodeVerdict.outputs, observed without the expected outputs), so programs with identical outputs vote
+    together. None when it produced no value on any test (no program, a syntax error, a crash everywhere): like a
+    response without an answer, it uses a sample but never wins a vote."""
+    if all(output is None for output in outputs):
+        return None
+    return hashlib.sha256(json.dumps(list(outputs)).encode()).hexdigest()[:16]
+
+
 def sample_record(response: Any, program: str, verdict: Any, weak_tests: int | None = None) -> dict[str, Any]:
     """What `--log_samples` shows for one sample (JSON when lm-eval str()s it); logprob/first_token come from a
-    `Generation` response and are left out for plain strings. With `weak_tests` (weak_test_count), also
-    `weak_passed`: the first weak_tests tests all passed."""
+    `Generation` response and are left out for plain strings. `behaviour`: behaviour_key of its outputs. With
+    `weak_tests` (weak_test_count), also `weak_passed`: the first weak_tests tests all passed."""
     record = GradedResponse(
         program=program,
         correct=bool(verdict.passed),
         grade=verdict.failure or "passed",
         tests_passed=list(verdict.tests_passed),
         detail=verdict.detail,
+        behaviour=behaviour_key(verdict.outputs),
     )
     if weak_tests is not None:
         record[WEAK_PASSED] = weak_tests > 0 and all(verdict.tests_passed[:weak_tests])
@@ -166,25 +179,27 @@ def grade_all(
 
 # ---------------------------------------------------------------- per-document metrics
 
-LOGPROB = "logprob"
-WEAK_PASSED = "weak_passed"
+LOGPROB, ORM = "logprob", "orm"
+BEHAVIOUR = "behaviour"
 
 
-def metric_specs_for_code(ks: Sequence[int]) -> list[dict[str, object]]:
-    """lm-eval metric entries of `code_metrics`: the tts metrics without the answer-based ones (majority vote,
-    selection rules, #EA: programs have no comparable final answer to vote on), with the verifier false-positive
-    ones (returned only by tasks with weak and strong tests)."""
-    return metric_specs(ks, score_names=[LOGPROB], with_first_tokens=True, with_answers=False, with_tokens=True,
-                        with_verifier=True)
+def metric_specs_for_code(ks: Sequence[int], with_orm: bool = False) -> list[dict[str, object]]:
+    """lm-eval metric entries of `code_metrics`: every tts metric, the votes over programs grouped by behaviour
+    (maj@k, the selection rules, #EA = distinct behaviours) included, the reward-model ones with_orm, and the
+    verifier false-positive ones (returned only by tasks with weak and strong tests)."""
+    return metric_specs(ks, score_names=[LOGPROB] + ([ORM] if with_orm else []), with_first_tokens=True,
+                        with_tokens=True, with_verifier=True)
 
 
 def code_metrics(records: Sequence[Mapping[str, Any]], ks: Sequence[int],
                  options: MetricOptions = MetricOptions()) -> dict[str, object]:
-    """pass@k for the ks (plus best@k_logprob, distinct first tokens, tokens per sample, and the verifier
-    false-positive metrics when every record has what they need)."""
-    scores = {LOGPROB: [r[LOGPROB] for r in records]} if all(LOGPROB in r for r in records) else None
+    """The tts metrics of one problem from its records: programs vote by `behaviour` (maj@k, majtop/bontop/bom,
+    #EA); best@k by `logprob` and `orm`, distinct first tokens, tokens per sample and the verifier false-positive
+    metrics when every record has what they need."""
+    scores = {name: [r[name] for r in records] for name in (LOGPROB, ORM) if all(name in r for r in records)}
     first_tokens = [r["first_token"] for r in records] if all("first_token" in r for r in records) else None
     tokens = [r["tokens"] for r in records] if all("tokens" in r for r in records) else None
     weak = [r[WEAK_PASSED] for r in records] if all(WEAK_PASSED in r for r in records) else None
-    return doc_metrics([r["correct"] for r in records], None, scores, first_tokens, ks, tokens=tokens,
+    behaviours = [r[BEHAVIOUR] for r in records] if all(BEHAVIOUR in r for r in records) else None
+    return doc_metrics([r["correct"] for r in records], behaviours, scores or None, first_tokens, ks, tokens=tokens,
                        weak_correct=weak, options=options)

@@ -7,10 +7,11 @@ generation settings stay in the YAML. Like the reasoning tasks (lm_eval_tts.task
 - the problems, read from the files shipped in task_configs/ (offline) or from the `dataset` option;
 - one filter, "graded", that turns each response into its program and runs every program of every doc in ONE
   sandboxed `grade_programs` batch (all workers busy); its per-sample records
-  {"program", "correct", "grade", "tests_passed", "detail", ["logprob"], ["first_token"]} are what
-  `--log_samples` writes as the doc's `filtered_resps`;
-- per-doc pass@k (plus best@k by mean log-probability and distinct first tokens when the model reports them;
-  no maj@k: programs have no comparable final answer).
+  {"program", "correct", "grade", "tests_passed", "detail", "behaviour", ["weak_passed"], ["logprob"],
+  ["first_token"], ["tokens"], ["orm"]} are what `--log_samples` writes as the doc's `filtered_resps`;
+- per-doc metrics (code_results.code_metrics): pass@k; maj@k and the selection rules over programs grouped by
+  behaviour (identical outputs on the test inputs); best@k by mean log-probability and, with `reward_model`, by
+  an outcome reward model; the verifier false-positive metrics where the task has weak and strong tests.
 The EvalPlus tasks (HumanEval, HumanEval+, MBPP+) also follow EvalPlus's prompt protocol: completion without a
 chat template, EvalPlus's instruction and response prefix with one (code_prompts).
 """
@@ -26,6 +27,7 @@ from lm_eval.api.filter import FilterEnsemble
 from lm_eval.api.task import ConfigurableTask
 
 from lm_eval_tts.errors import UserError
+from lm_eval_tts.grading.reward_model import check_reward_model_dir, shared_reward_model
 from lm_eval_tts.metrics.estimators import default_ks
 from lm_eval_tts.metrics.options import parse_metric_options
 from lm_eval_tts.tasks import code_data, code_prompts, code_results, code_values
@@ -53,9 +55,11 @@ class CodeTask(SpecMetricsMixin, ConfigurableTask):
         self.ks = self.options.ks or tuple(default_ks(repeats))
         check_ks(self.ks, repeats)
         self.metric_options = parse_metric_options(metadata, repeats)
+        if self.options.reward_model:
+            check_reward_model_dir(self.options.reward_model)
         super().__init__(config=config, **kwargs)
         self._filters = [FilterEnsemble(name=FILTER_NAME, filters=[partial(GradeResponses, self)])]
-        self._specs = code_results.metric_specs_for_code(self.ks)
+        self._specs = code_results.metric_specs_for_code(self.ks, with_orm=bool(self.options.reward_model))
         self.config.metric_list = self._specs
 
     # --- data --------------------------------------------------------------------------------------------
@@ -91,7 +95,16 @@ class CodeTask(SpecMetricsMixin, ConfigurableTask):
         return extract_code(response, self.entry_point(doc))
 
     def grade_responses(self, responses_per_doc: Sequence[Sequence[str]], docs: Sequence[dict]) -> list[list[dict]]:
-        return code_results.grade_all(responses_per_doc, docs, self.program, self.make_case, **self.TIMEOUTS)
+        """Records of every response (code_results.grade_all), each with its reward-model score (`orm`, the
+        (prompt, response) pair scored) when the `reward_model` option is given."""
+        records = code_results.grade_all(responses_per_doc, docs, self.program, self.make_case, **self.TIMEOUTS)
+        if self.options.reward_model:
+            model = shared_reward_model(self.options.reward_model, self.options.reward_batch_size)
+            prompts = [self.doc_to_text(doc) for doc, responses in zip(docs, responses_per_doc) for _ in responses]
+            scores = iter(model.score(prompts, [str(r) for responses in responses_per_doc for r in responses]))
+            for record in (r for doc_records in records for r in doc_records):
+                record[code_results.ORM] = next(scores)
+        return records
 
     def process_results(self, doc, results):
         (records,) = results

@@ -269,3 +269,69 @@ def test_private_tests_decode_without_running_pickled_code():
     evil = base64.b64encode(zlib.compress(pickle.dumps(Evil()))).decode()
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         decode_private_tests(evil)
+
+
+def test_behaviour_key_groups_identical_outputs():
+    from lm_eval_tts.tasks.code_results import behaviour_key
+
+    assert behaviour_key(['["l",2]', None]) == behaviour_key(['["l",2]', None]) != behaviour_key(['["l",3]', None])
+    assert behaviour_key([None, None]) is None and behaviour_key([]) is None  # produced nothing: no vote
+
+
+def overfit_program(doc, inputs, n_base):
+    """The canonical solution, except that on any input longer (as repr) than every base input it returns None:
+    it passes the base tests and fails the plus inputs that are larger - a false positive of the weak tests."""
+    from lm_eval_tts.execution import codec
+
+    longest = max(len(repr(tuple(codec.decode(text)))) for text in inputs[:n_base])
+    return (f"{doc['canonical_solution']}\n_original = {doc['entry_point']}\n\n"
+            f"def {doc['entry_point']}(*args):\n    if len(repr(args)) > {longest}:\n        return None\n"
+            f"    return _original(*args)\n")
+
+
+def test_mbpp_plus_false_positives_and_votes_by_behaviour_on_real_problems():
+    from lm_eval_tts.execution import codec
+
+    task = build_task("mbpp/mbpp_plus_tts.yaml", repeats=4, fp_cost=1)
+
+    def has_larger_plus_input(doc):
+        tests = task.evalplus_tests[doc["task_id"]]
+        sizes = [len(repr(tuple(codec.decode(text)))) for text in tests.inputs]
+        return max(sizes[tests.n_base:], default=0) > max(sizes[: tests.n_base])
+
+    docs = [d for d in list(task.eval_docs)[:20] if has_larger_plus_input(d)][:2]
+    assert len(docs) == 2
+    overfit = [overfit_program(d, task.evalplus_tests[d["task_id"]].inputs, task.evalplus_tests[d["task_id"]].n_base)
+               for d in docs]
+    resps = [[d["canonical_solution"], wrong, wrong, "def nothing(:"] for d, wrong in zip(docs, overfit)]
+    for doc, records in zip(docs, task.grade_responses(resps, docs)):
+        right, overfit, overfit_again, broken = records
+        assert (right["correct"], right["weak_passed"]) == (True, True), doc["task_id"]
+        assert (overfit["correct"], overfit["weak_passed"]) == (False, True), doc["task_id"]  # a false positive
+        assert overfit["behaviour"] == overfit_again["behaviour"] != right["behaviour"]
+        assert broken["behaviour"] is None and not broken["weak_passed"]
+        metrics = task.process_results(doc, [records])
+        assert metrics["pass@1"] == 0.25 and metrics["pass@1_weak"] == 0.75
+        assert metrics["false_positive_rate"] == {"weak_passed": 3, "false_positives": 2}
+        assert metrics["utility@4"] == pytest.approx((1 - 2) / 3)  # submits surely: 1 right, 2 wrong of 3
+        assert metrics["maj@4"] == 0.0  # the two identical overfit programs outvote the right one
+        assert metrics["majtop@2"] == 1.0 and metrics["num_distinct_answers"] == 2
+
+
+@pytest.mark.slow
+def test_reward_model_scores_programs_for_best_and_bom(tiny_model_dir, tmp_path):
+    from tests.grading.reward_models import build_tiny_orm
+
+    orm = build_tiny_orm(tiny_model_dir, tmp_path / "orm")
+    task = build_task("mbpp/mbpp_tts.yaml", repeats=3, reward_model=str(orm))
+    assert "best@3_orm" in [spec["metric"] for spec in task.config.metric_list]
+    doc = task.eval_docs[0]
+    (records,) = task.grade_responses([[doc["code"], "def nothing():\n    return None", doc["code"] + "\n"]], [doc])
+    assert all(isinstance(r["orm"], float) for r in records)
+    assert records[0]["orm"] != records[1]["orm"]  # different (prompt, response) texts, different scores
+    metrics = task.process_results(doc, [records])
+    best = metrics["best@1_orm"]
+    assert best == pytest.approx(sum(r["correct"] for r in records) / 3)  # best@1 is pass@1 for any score
+    assert {"best@3_orm", "bom@1_orm", "bontop@1_orm"} <= set(metrics)
+    with pytest.raises(UserError, match="reward_model=/nowhere: no such directory"):
+        build_task("mbpp/mbpp_tts.yaml", reward_model="/nowhere")
