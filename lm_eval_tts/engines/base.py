@@ -1,12 +1,18 @@
-"""What every generation engine takes and returns: token-id prompts in, n texts with their metadata out."""
+"""What every generation engine takes and returns (token-id prompts in, n texts with their metadata out), and the
+rules every engine applies the same way: end tokens, prompt truncation, seeds."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
+from lm_eval_tts.errors import UserError
 from lm_eval_tts.sampling.fire import FireParams
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,36 @@ def truncate_at_stop(text: str, stop: Sequence[str]) -> str:
             if i != -1:
                 cut = min(cut, i)
     return text[:cut]
+
+
+def end_token_ids(tokenizer, generation_config=None) -> frozenset[int]:
+    """The ids that end a response on every engine: the tokenizer's EOS plus the checkpoint's generation_config
+    eos_token_id(s) (chat models often end turns with another token there, e.g. <|eot_id|> or <|im_end|>)."""
+    configured = getattr(generation_config, "eos_token_id", None)
+    ids = list(configured) if isinstance(configured, (list, tuple)) else [configured]
+    ids.append(tokenizer.eos_token_id)
+    return frozenset(int(i) for i in ids if i is not None)
+
+
+def fit_prompts(requests: Sequence[GenRequest], max_model_len: int | None) -> list[GenRequest]:
+    """Keep each prompt's last max_model_len - max_new_tokens tokens (left truncation, as lm-eval's own models do),
+    with one warning per call instead of an engine error that would abort the run."""
+    if max_model_len is None:
+        return list(requests)
+    fitted, truncated = [], 0
+    for request in requests:
+        room = max_model_len - request.settings.max_new_tokens
+        if room < 1:
+            raise UserError(f"max_gen_toks={request.settings.max_new_tokens} leaves no room for a prompt within "
+                            f"max_model_len={max_model_len}: lower max_gen_toks or raise max_model_len")
+        if len(request.prompt_ids) > room:
+            request = dataclasses.replace(request, prompt_ids=request.prompt_ids[-room:])
+            truncated += 1
+        fitted.append(request)
+    if truncated:
+        log.warning("%d of %d prompts do not fit max_model_len=%d with their max_gen_toks: kept their last tokens "
+                    "(left truncation, as lm-eval's models do)", truncated, len(fitted), max_model_len)
+    return fitted
 
 
 def derive_seed(*parts) -> int:

@@ -24,11 +24,20 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from lm_eval_tts.engines.base import Generation, GenRequest, SamplingSettings, truncate_at_stop
+from lm_eval_tts.engines.base import (
+    Generation,
+    GenRequest,
+    SamplingSettings,
+    end_token_ids,
+    fit_prompts,
+    truncate_at_stop,
+)
 from lm_eval_tts.dtypes import torch_dtype
 from lm_eval_tts.errors import UserError
 from lm_eval_tts.sampling.fire import FireParams
-from lm_eval_tts.sampling.hf_processor import NOT_HOT, FireSampler, newlines_per_token
+from lm_eval_tts.sampling.hf_processor import NOT_HOT, FireSampler
+from lm_eval_tts.sampling.lines import newlines_per_token
+
 
 def sample_generator(seed: int, sample_index: int, device: str | torch.device = "cpu") -> torch.Generator:
     """The random stream of sample `sample_index` of a request seeded with `seed` (independent across both)."""
@@ -41,7 +50,7 @@ def sample_generator(seed: int, sample_index: int, device: str | torch.device = 
 class ResponseEnd(StoppingCriteria):
     """Finds each row's last token: an EOS token, or the token after which the text contains a stop string."""
 
-    def __init__(self, tokenizer, stop: Sequence[str], eos_ids: set[int], prompt_length: int, rows: int):
+    def __init__(self, tokenizer, stop: Sequence[str], eos_ids: frozenset[int], prompt_length: int, rows: int):
         self.tokenizer = tokenizer
         self.stop = [s for s in stop if s]
         self.eos_ids = eos_ids
@@ -86,8 +95,9 @@ class HFEngine:
     model_or_path: a checkpoint dir / hub id (loaded with AutoModelForCausalLM) or a built nn.Module (e.g. an
     in-memory merged model; it is moved to `device` and cast to `dtype` in place, dtype="auto" keeps its dtype).
     tokenizer: a tokenizer, a path, or None to load it from model_or_path. dtype: float32 | bfloat16 | float16 |
-    auto. batch_size: rows (samples) per generate() call. The checkpoint's generation_config.json only contributes
-    its eos_token_id(s); every sampling option comes from the requests.
+    auto. batch_size: rows (samples) per generate() call. max_model_len: prompt + new tokens per row (longer prompts
+    are left-truncated); default the model's max_position_embeddings. The checkpoint's generation_config.json only
+    contributes its eos_token_id(s) (`end_token_ids`); every sampling option comes from the requests.
     """
 
     def __init__(
@@ -98,6 +108,7 @@ class HFEngine:
         dtype: str = "float32",
         device: str = "cpu",
         batch_size: int = 16,
+        max_model_len: int | None = None,
         progress: bool = True,
     ):
         if not (isinstance(batch_size, int) and batch_size >= 1):
@@ -107,16 +118,18 @@ class HFEngine:
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.progress = progress
-        self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        self.eos_ids = end_token_ids(self.tokenizer, getattr(self.model, "generation_config", None))
+        self.max_model_len = max_model_len or getattr(self.model.config, "max_position_embeddings", None)
         self.pad_id = next(
             (t for t in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id) if t is not None), 0
         )
-        self._newline_table: torch.Tensor | None = None
+        self._newline_table: list[int] | None = None
 
     def generate(self, requests: Sequence[GenRequest], fire: FireParams | None) -> list[list[Generation]]:
         """For each request, its n Generations in sample order."""
         for request in requests:
             _check_request(request)
+        requests = fit_prompts(requests, self.max_model_len)
         results: list[list[Generation | None]] = [[None] * request.n for request in requests]
         total = sum(request.n for request in requests)
         with tqdm(total=total, desc="wise_fire hf", unit="sample", disable=not self.progress) as bar:
@@ -187,7 +200,7 @@ class HFEngine:
             )
         return outputs
 
-    def _newlines(self) -> torch.Tensor:
+    def _newlines(self) -> list[int]:
         if self._newline_table is None:
             vocab = self.model.get_output_embeddings().weight.shape[0]
             self._newline_table = newlines_per_token(self.tokenizer, vocab)
@@ -235,11 +248,3 @@ def _load_tokenizer(tokenizer_or_path):
     if isinstance(tokenizer_or_path, torch.nn.Module):
         raise ValueError("HFEngine needs a tokenizer (object or path) when given a model object")
     return tokenizer_or_path
-
-
-def _eos_ids(model, tokenizer) -> set[int]:
-    """EOS ids from the checkpoint's generation_config (e.g. <|eot_id|>) and from the tokenizer."""
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    ids = set(configured if isinstance(configured, (list, tuple)) else [configured])
-    ids.add(tokenizer.eos_token_id)
-    return {int(i) for i in ids if i is not None}

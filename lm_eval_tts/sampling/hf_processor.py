@@ -9,14 +9,7 @@ argmax then just reads the processor's choice, and a row's tokens depend only on
 
 One uniform number is drawn per row and step, hot or not. A row therefore consumes its random stream exactly as
 regular sampling would: with `fire_at=line:N` everything before the hot token is what the same seed gives without
-FIRE.
-
-Hot position: line 1 is the first generated token; line N is the first token generated after the response
-contains N-1 newline characters. Newlines are counted per token from a table (`newlines_per_token`), which equals
-counting them in the decoded text for byte-level BPE and byte-fallback tokenizers (a newline is one byte and never
-part of a multi-byte character). A token that holds a newline followed by more text (e.g. "\\n   ") starts line N
-inside itself; the hot token is then the next one, the first token boundary at or after the start of line N. A
-response that ends before line N gets no hot token (the caller sees a hot step past the response's end).
+FIRE. Where line N starts is `lm_eval_tts.sampling.lines`' rule, followed incrementally per row.
 """
 
 from __future__ import annotations
@@ -29,32 +22,33 @@ from transformers import LogitsProcessor
 
 from lm_eval_tts.engines.base import SamplingSettings
 from lm_eval_tts.sampling.fire import FireParams, hot_distribution
+from lm_eval_tts.sampling.lines import HotPosition
 
 NOT_HOT = -1
 
 
 def regular_log_weights(logits: torch.Tensor, settings: SamplingSettings) -> torch.Tensor:
-    """Logits after the regular warpers: temperature, then top-k before top-p (as transformers and vLLM do), and
-    min-p, whose cut p >= min_p * max(p) keeps the same tokens wherever it runs.
+    """Logits after the regular warpers, in vLLM's order (vllm/v1/sample/sampler.py): temperature, then min_p
+    (p >= min_p * max(p)), then top-k, then top-p on what is left (the smallest set of most likely tokens whose mass
+    reaches top_p, always at least one). transformers runs min_p last; the two differ when top_p < 1 and min_p > 0.
 
     Removed tokens get -inf; the rest are unnormalised log-probabilities. Needs settings.temperature > 0.
     """
     x = logits / settings.temperature
     vocab = x.shape[-1]
+    if settings.min_p > 0.0:
+        probs = torch.softmax(x, dim=-1)
+        x = x.masked_fill(probs < settings.min_p * probs.max(dim=-1, keepdim=True).values, -math.inf)
     if 0 < settings.top_k < vocab:
         kth = torch.topk(x, settings.top_k, dim=-1).values[..., -1:]
         x = x.masked_fill(x < kth, -math.inf)
     if settings.top_p < 1.0:
-        # Keep the smallest set of most likely tokens whose mass reaches top_p (always at least the top token).
         sorted_x, order = torch.sort(x, dim=-1, descending=True)
         probs = torch.softmax(sorted_x, dim=-1)
         mass_before = torch.cumsum(probs, dim=-1) - probs
         drop_sorted = mass_before >= settings.top_p
         drop_sorted[..., 0] = False
         x = x.masked_fill(torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted), -math.inf)
-    if settings.min_p > 0.0:
-        probs = torch.softmax(x, dim=-1)
-        x = x.masked_fill(probs < settings.min_p * probs.max(dim=-1, keepdim=True).values, -math.inf)
     return x
 
 
@@ -80,14 +74,6 @@ def draw_hot_token(logits: torch.Tensor, fire: FireParams, uniform: float) -> in
     return int(ids[int(position)])
 
 
-def newlines_per_token(tokenizer, vocab_size: int) -> torch.Tensor:
-    """How many "\\n" each token id decodes to (0 for ids beyond the tokenizer, e.g. a padded embedding)."""
-    pieces = tokenizer.batch_decode([[i] for i in range(min(len(tokenizer), vocab_size))])
-    table = torch.zeros(vocab_size, dtype=torch.long)
-    table[: len(pieces)] = torch.tensor([p.count("\n") for p in pieces], dtype=torch.long)
-    return table
-
-
 class FireSampler(LogitsProcessor):
     """Samples one batch of rows (all with the same regular settings), each from its own torch.Generator.
 
@@ -102,15 +88,13 @@ class FireSampler(LogitsProcessor):
         fire: FireParams | None,
         generators: Sequence[torch.Generator],
         prompt_length: int,
-        newline_table: torch.Tensor | None = None,
+        newline_table: Sequence[int] | None = None,
     ):
-        if fire is not None and fire.line > 1 and newline_table is None:
-            raise ValueError("FIRE at line > 1 needs newline_table (see newlines_per_token)")
         self.settings = settings
         self.fire = fire
         self.generators = list(generators)
         self.prompt_length = prompt_length
-        self.newline_table = newline_table
+        self._lines = [HotPosition(fire.line, newline_table) for _ in self.generators] if fire is not None else []
         self.hot_steps = torch.full((len(self.generators),), NOT_HOT, dtype=torch.long)
         self._logprobs: list[torch.Tensor] = []
 
@@ -134,13 +118,10 @@ class FireSampler(LogitsProcessor):
     def _rows_turning_hot(self, input_ids: torch.LongTensor, step: int) -> list[int]:
         if self.fire is None:
             return []
-        waiting = self.hot_steps == NOT_HOT
-        if self.fire.line == 1:
-            reached = torch.full_like(waiting, step == 0)
-        else:
-            generated = input_ids[:, self.prompt_length :].cpu()
-            reached = self.newline_table[generated].sum(dim=-1) >= self.fire.line - 1
-        return torch.nonzero(waiting & reached).flatten().tolist()
+        if step > 0:  # one table lookup per row for the token generated last step
+            for lines, token in zip(self._lines, input_ids[:, -1].tolist()):
+                lines.feed(token)
+        return [row for row, lines in enumerate(self._lines) if lines.position == step]
 
     def token_logprobs(self) -> torch.Tensor:
         """(rows, steps) log-probabilities of the drawn tokens under the raw model distribution."""

@@ -179,6 +179,38 @@ def test_eos_from_the_model_generation_config_ends_the_response(engine, tiny_mod
     assert list(out.token_ids) == greedy[: greedy.index(greedy[3]) + 1]
 
 
+def test_a_hot_token_that_is_an_end_token_ends_the_sample(engine, tiny_model_dir):
+    """top_k=1 makes the hot token the argmax; declare it an end token (generation_config): every sample is it."""
+    ids = _ids(engine, PROMPTS[0])
+    first = _hf_greedy(engine, ids, 1)[0]
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.generation_config.eos_token_id = [engine.tokenizer.eos_token_id, first]
+    eos_engine = HFEngine(model, tiny_model_dir, progress=False)
+    settings = SamplingSettings(max_new_tokens=8, temperature=1.0)
+    samples = eos_engine.generate([GenRequest(ids, 4, settings, 0)], FireParams(top_k=1))[0]
+    assert [g.token_ids for g in samples] == [(first,)] * 4 and all(g.hot_token_id == first for g in samples)
+
+
+def test_a_prompt_longer_than_the_room_is_left_truncated_with_one_warning(engine, caplog):
+    ids = _ids(engine, PROMPTS[1] * 12)
+    short = HFEngine(engine.model, engine.tokenizer, max_model_len=24, progress=False)
+    greedy = SamplingSettings(max_new_tokens=8, temperature=0.0)
+    assert len(ids) > 16
+    with caplog.at_level("WARNING", logger="lm_eval_tts.engines.base"):
+        [[cut], [also_cut]] = short.generate([GenRequest(ids, 1, greedy, 0), GenRequest(ids[1:], 1, greedy, 0)],
+                                             None)
+    assert list(cut.token_ids) == list(also_cut.token_ids) == _hf_greedy(engine, ids[-16:], 8)
+    [warning] = [r for r in caplog.records if "max_model_len=24" in r.getMessage()]
+    assert "2 of 2 prompts" in warning.getMessage()
+    assert engine.max_model_len == engine.model.config.max_position_embeddings
+
+
+def test_max_gen_toks_that_leaves_no_room_for_a_prompt_is_a_user_error(engine):
+    tight = HFEngine(engine.model, engine.tokenizer, max_model_len=8, progress=False)
+    with pytest.raises(UserError, match="max_gen_toks=8 leaves no room"):
+        tight.generate([GenRequest((1, 2), 1, SamplingSettings(max_new_tokens=8), 0)], None)
+
+
 def test_max_new_tokens_and_per_request_settings_in_one_call(engine):
     ids = _ids(engine, PROMPTS[2])
     short_greedy = GenRequest(ids, 2, SamplingSettings(max_new_tokens=5, temperature=0.0), 0)

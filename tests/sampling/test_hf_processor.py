@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from transformers import (
-    AutoTokenizer,
     LogitsProcessorList,
     MinPLogitsWarper,
     TemperatureLogitsWarper,
@@ -19,7 +18,6 @@ from lm_eval_tts.sampling.hf_processor import (
     FireSampler,
     draw_from_weights,
     draw_hot_token,
-    newlines_per_token,
     regular_log_weights,
 )
 
@@ -48,15 +46,35 @@ def _hf_warped(logits, s: SamplingSettings):
         SamplingSettings(temperature=1.3, top_k=7),
         SamplingSettings(temperature=0.5, top_p=0.8),
         SamplingSettings(temperature=1.0, min_p=0.05),
-        SamplingSettings(temperature=0.9, top_k=20, top_p=0.9, min_p=0.02),
+        SamplingSettings(temperature=0.9, top_k=20, top_p=0.9),
+        SamplingSettings(temperature=0.9, top_k=20, min_p=0.02),
     ],
 )
-def test_regular_warping_matches_transformers_warpers(s):
+def test_regular_warping_matches_transformers_warpers_where_their_order_does_not_matter(s):
     logits = torch.randn((6, 300), generator=torch.Generator().manual_seed(0)) * 3
     ours = regular_log_weights(logits, s)
     theirs = _hf_warped(logits, s)
     assert torch.equal(torch.isinf(ours), torch.isinf(theirs))
     torch.testing.assert_close(torch.softmax(ours, -1), torch.softmax(theirs, -1))
+
+
+def test_min_p_runs_before_top_p_as_in_vllm():
+    """By hand: p = [.35, .25, .2, .1, .1]. min_p 0.5 keeps p >= .175 -> [.35, .25, .2], renormalised
+    [.4375, .3125, .25]; top_p 0.7 then keeps the two tokens with mass before them < 0.7 (0 and .4375).
+    transformers' order (top_p first: mass before .35, .6, .8 keeps three, then min_p) would keep three."""
+    probs = torch.tensor([[0.35, 0.25, 0.2, 0.1, 0.1]], dtype=torch.float64)
+    ours = regular_log_weights(torch.log(probs), SamplingSettings(temperature=1.0, top_p=0.7, min_p=0.5))
+    torch.testing.assert_close(torch.softmax(ours, -1), torch.tensor([[0.35 / 0.6, 0.25 / 0.6, 0, 0, 0]],
+                                                                     dtype=torch.float64))
+
+
+def test_temperature_scales_before_min_p():
+    """By hand: logits log([.5, .3, .2]) at T=2 give p ∝ sqrt(p) -> [.4154, .3218, .2628]; min_p 0.6 keeps
+    p >= .2493 (all three), where min_p on the untempered p (>= .3) would drop the last one."""
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2]], dtype=torch.float64))
+    ours = regular_log_weights(logits, SamplingSettings(temperature=2.0, min_p=0.6))
+    expected = torch.sqrt(torch.tensor([[0.5, 0.3, 0.2]], dtype=torch.float64))
+    torch.testing.assert_close(torch.softmax(ours, -1), expected / expected.sum())
 
 
 def test_top_p_always_keeps_the_most_likely_token():
@@ -112,7 +130,7 @@ def test_greedy_rows_take_argmax_and_the_hot_first_token_is_drawn_from_the_top_k
 
 
 def test_hot_token_lands_on_the_first_token_boundary_of_line_n():
-    table = torch.zeros(VOCAB, dtype=torch.long)
+    table = [0] * VOCAB
     table[10] = 1  # "\n"
     table[11] = 2  # "\n\n"
     table[12] = 1  # "\n   " (line 2 starts inside the token)
@@ -129,7 +147,7 @@ def test_hot_token_lands_on_the_first_token_boundary_of_line_n():
 
 
 def test_a_token_skipping_past_line_n_puts_the_hot_token_right_after_it():
-    table = torch.zeros(VOCAB, dtype=torch.long)
+    table = [0] * VOCAB
     table[11] = 2  # "\n\n": lines 2 and 3 start inside this token
     sampler = FireSampler(SamplingSettings(temperature=0.0), FireParams(line=2), _generators(0), 1, newline_table=table)
     for step, generated in enumerate([[], [4], [4, 11]]):
@@ -138,7 +156,7 @@ def test_a_token_skipping_past_line_n_puts_the_hot_token_right_after_it():
 
 
 def test_fire_at_line_n_leaves_earlier_tokens_exactly_as_regular_sampling():
-    table = torch.zeros(VOCAB, dtype=torch.long)
+    table = [0] * VOCAB
     table[7] = 1
     logits = torch.randn((1, VOCAB), generator=torch.Generator().manual_seed(5))
     logits[0, 7] += 3.5  # make the newline likely
@@ -168,19 +186,5 @@ def test_a_row_does_not_depend_on_the_other_rows_of_its_batch():
 
 
 def test_line_n_needs_a_newline_table():
-    with pytest.raises(ValueError, match="newline_table"):
+    with pytest.raises(ValueError, match="newline table"):
         FireSampler(SamplingSettings(), FireParams(line=3), _generators(0), 1)
-
-
-def test_newline_table_counts_what_decoding_shows(tiny_model_dir):
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    table = newlines_per_token(tokenizer, len(tokenizer) + 5)
-    assert table.shape == (len(tokenizer) + 5,) and table[-5:].sum() == 0
-    newline_ids = torch.nonzero(table).flatten()
-    assert len(newline_ids) > 10 and table[tokenizer.convert_tokens_to_ids("Ċ")] == 1
-    rng = np.random.default_rng(7)
-    for _ in range(50):
-        ids = rng.choice(len(tokenizer), size=30).tolist() + rng.choice(newline_ids.numpy(), size=5).tolist()
-        ids = rng.permutation(ids).tolist()
-        assert tokenizer.decode(ids).count("\n") == int(table[ids].sum())
-
