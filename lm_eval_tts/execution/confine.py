@@ -1,9 +1,9 @@
 """What a freshly forked program process does before running any untrusted code.
 
-``enter_namespaces``: its own user, mount and IPC namespaces, in which the whole filesystem is read-only except a
+``Confinement.enter_namespaces``: its own user, mount and IPC namespaces, in which the whole filesystem is read-only except a
 fresh, size-capped tmpfs on ``/tmp`` and on ``/dev/shm`` that no other program ever sees and that disappears with
 it (so do its SysV and POSIX shared memory); the process count limit then counts only its own processes.
-``place_fds`` leaves it only its own file descriptors; ``enter_limits`` gives it its own process group and
+``place_fds`` leaves it only its own file descriptors; ``Confinement.enter_limits`` gives it its own process group and
 session keyring, rlimits, no capabilities, no new privileges, death with its parent, a working directory it may
 write.
 
@@ -35,6 +35,7 @@ _KEY_SPEC_SESSION_KEYRING, _KEY_SPEC_USER_KEYRING = -3, -4
 # Looked up once in the fork server, so program processes do not redo it (each lookup costs copy-on-write faults).
 _prctl, _unshare, _mount, _syscall, _capset = (_LIBC.prctl, _LIBC.unshare, _LIBC.mount, _LIBC.syscall, _LIBC.capset)
 _prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 
 
 def prctl(option, arg):
@@ -88,34 +89,12 @@ def clear_keyrings(user_keyring):
         _syscall(_SYS_KEYCTL, _KEYCTL_CLEAR, _KEY_SPEC_USER_KEYRING)
 
 
-def _write(path, text):
+def _write(path, data):
     fd = os.open(path, os.O_WRONLY)
     try:
-        os.write(fd, text.encode())
+        os.write(fd, data)
     finally:
         os.close(fd)
-
-
-def _tmpfs(target, size_mb):
-    options = f"size={size_mb}m,mode=1777".encode()
-    _check(_mount(b"tmpfs", target, b"tmpfs", ctypes.c_ulong(_MS_NOSUID | _MS_NODEV), options), "mount tmpfs")
-
-
-def enter_namespaces(scratch_mb, shm_mb):
-    """New user + mount + IPC namespaces for this process alone; everything read-only but a fresh /tmp and
-    /dev/shm. Raises OSError where the kernel or a security module refuses (the fork server then says so once and
-    falls back to wiping a shared scratch dir between programs)."""
-    uid, gid = os.geteuid(), os.getegid()
-    prctl(PR_SET_DUMPABLE, 1)  # a uid change cleared it; without it /proc/self/* belongs to root
-    _write("/proc/self/oom_score_adj", "1000")  # the memory cgroup's OOM killer takes a program, not the fork server
-    _check(_unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWIPC), "unshare")
-    _write("/proc/self/setgroups", "deny")
-    _write("/proc/self/uid_map", f"{uid} {uid} 1")
-    _write("/proc/self/gid_map", f"{gid} {gid} 1")
-    _check(_syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, b"/", _AT_RECURSIVE, ctypes.byref(_READ_ONLY),
-                    ctypes.sizeof(_READ_ONLY)), "mount_setattr")
-    _tmpfs(b"/tmp", scratch_mb)
-    _tmpfs(b"/dev/shm", shm_mb)
 
 
 def place_fds(fds):
@@ -126,29 +105,52 @@ def place_fds(fds):
     os.closerange(len(fds), 1 << 20)
 
 
-def enter_limits(limits, cpu_seconds, nproc_limit, cwd):
-    """In a freshly forked child (after ``place_fds``): own process group and session keyring, rlimits, no
-    privileges, a writable working directory."""
-    os.setpgid(0, 0)
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    join_fresh_session_keyring()
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
-    drop_capabilities()
-    mem = limits["memory_mb"] * 1024 * 1024
-    cpu = int(cpu_seconds) + 1
-    settings = [
-        (resource.RLIMIT_CPU, (cpu, cpu + 1)),
-        (resource.RLIMIT_AS, (mem, mem)),
-        (resource.RLIMIT_DATA, (mem, mem)),
-        (resource.RLIMIT_FSIZE, (limits["file_size_mb"] * 1024 * 1024,) * 2),
-        (resource.RLIMIT_NOFILE, (limits["open_files"],) * 2),
-        (resource.RLIMIT_CORE, (0, 0)),
-        (resource.RLIMIT_MEMLOCK, (0, 0)),
-    ]
-    if nproc_limit is not None:
-        settings.append((resource.RLIMIT_NPROC, (nproc_limit, nproc_limit)))
-    for res, value in settings:
-        resource.setrlimit(res, value)
-    os.chdir(cwd)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a normal interpreter: KeyboardInterrupt
+class Confinement:
+    """How the fork server's children confine themselves, prepared once in the fork server (so each forked child
+    only makes the system calls, and copies fewer of the fork server's pages)."""
+
+    def __init__(self, limits, nproc_limit, scratch_mb, shm_mb):
+        uid, gid = os.geteuid(), os.getegid()
+        self.uid_map, self.gid_map = f"{uid} {uid} 1".encode(), f"{gid} {gid} 1".encode()
+        self.tmpfs = [(b"/tmp", f"size={scratch_mb}m,mode=1777".encode()),
+                      (b"/dev/shm", f"size={shm_mb}m,mode=1777".encode())]
+        mem = limits["memory_mb"] * 1024 * 1024
+        self.rlimits = [
+            (resource.RLIMIT_AS, (mem, mem)),
+            (resource.RLIMIT_DATA, (mem, mem)),
+            (resource.RLIMIT_FSIZE, (limits["file_size_mb"] * 1024 * 1024,) * 2),
+            (resource.RLIMIT_NOFILE, (limits["open_files"],) * 2),
+            (resource.RLIMIT_CORE, (0, 0)),
+            (resource.RLIMIT_MEMLOCK, (0, 0)),
+        ] + ([(resource.RLIMIT_NPROC, (nproc_limit, nproc_limit))] if nproc_limit is not None else [])
+
+    def enter_namespaces(self):
+        """New user + mount + IPC namespaces for this process alone; everything read-only but a fresh /tmp and
+        /dev/shm. Raises OSError where the kernel or a security module refuses (the fork server then says so once
+        and falls back to wiping a shared scratch dir between programs)."""
+        prctl(PR_SET_DUMPABLE, 1)  # a uid change cleared it; without it /proc/self/* belongs to root
+        _write("/proc/self/oom_score_adj", b"1000")  # the memory cgroup's OOM killer takes a program first
+        _check(_unshare(_CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWIPC), "unshare")
+        _write("/proc/self/setgroups", b"deny")
+        _write("/proc/self/uid_map", self.uid_map)
+        _write("/proc/self/gid_map", self.gid_map)
+        _check(_syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, b"/", _AT_RECURSIVE, ctypes.byref(_READ_ONLY),
+                        ctypes.sizeof(_READ_ONLY)), "mount_setattr")
+        for target, options in self.tmpfs:
+            _check(_mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, options), "mount tmpfs")
+
+    def enter_limits(self, cpu_seconds, cwd):
+        """In a freshly forked child (after ``place_fds``): own process group and session keyring, rlimits, no
+        privileges, a writable working directory."""
+        os.setpgid(0, 0)
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        join_fresh_session_keyring()
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        drop_capabilities()
+        cpu = int(cpu_seconds) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        for res, value in self.rlimits:
+            resource.setrlimit(res, value)
+        os.chdir(cwd)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a normal interpreter: KeyboardInterrupt

@@ -36,9 +36,8 @@ from lm_eval_tts.execution.confine import (
     PR_SET_CHILD_SUBREAPER,
     PR_SET_DUMPABLE,
     PR_SET_PDEATHSIG,
+    Confinement,
     clear_keyrings,
-    enter_limits,
-    enter_namespaces,
     join_fresh_session_keyring,
     place_fds,
     prctl,
@@ -47,10 +46,11 @@ from lm_eval_tts.execution.program import read_source, run_script, serve_calls
 from lm_eval_tts.execution.wire import recv_message, send_message
 
 # Imported once here so forked programs get them for free (and, when the fork server dropped to an unprivileged
-# uid in a weak mode, even if the interpreter's stdlib directory is not readable for that uid).
+# uid in a weak mode, even if the interpreter's stdlib directory is not readable for that uid). Not ``queue``: it
+# imports ``threading``, whose after-fork handler alone doubles the pages a forked program process copies.
 _PREIMPORT = (
     "array bisect collections copy datetime decimal fractions functools heapq itertools math operator random re "
-    "statistics string typing cmath numbers textwrap unicodedata dataclasses enum queue"
+    "statistics string typing cmath numbers textwrap unicodedata dataclasses enum"
 ).split()
 _SPAWN_FDS = 5  # program spec, stdin, stdout, stderr, [socket to the driver]
 _SYSV = {"shm": 0, "sem": 1, "msg": 2}  # /proc/sysvipc files -> which *ctl(IPC_RMID) removes their entries
@@ -67,8 +67,11 @@ class Spawner:
         self.setup_pipe = None  # read end: "ok" once the program process is confined, else why it could not be
         self.spawn_error = None
         self.isolated, self.why_not = False, "not asked for"
+        self.confinement = Confinement(cfg["limits"], cfg["nproc_limit"], cfg["scratch_mb"], cfg["shm_mb"])
         if cfg["per_program_namespaces"]:
             self.isolated, self.why_not = self._probe()
+        if not self.isolated:  # the limit counts the uid's processes, where no pids cgroup does the job (None)
+            self.confinement = Confinement(cfg["limits"], cfg["shared_nproc_limit"], cfg["scratch_mb"], cfg["shm_mb"])
         if not self.isolated:
             self._restore_scratch()
 
@@ -80,7 +83,7 @@ class Spawner:
         if pid == 0:
             os.close(r)
             try:
-                enter_namespaces(self.cfg["scratch_mb"], self.cfg["shm_mb"])
+                self.confinement.enter_namespaces()
             except BaseException as e:  # noqa: BLE001 - reported to the parent
                 os.write(w, str(e)[:500].encode())
                 os._exit(1)
@@ -115,14 +118,11 @@ class Spawner:
         try:
             source = read_source(fds[0])
             if self.isolated:
-                enter_namespaces(cfg["scratch_mb"], cfg["shm_mb"])
+                self.confinement.enter_namespaces()
             program_fds = list(fds[1:])
             place_fds(program_fds + [report])
             report = len(program_fds)
-            if self.isolated:  # the limit counts the processes of this program's own user namespace only
-                enter_limits(cfg["limits"], msg["cpu"], cfg["nproc_limit"], "/tmp")
-            else:  # it counts the uid's processes, where no pids cgroup does the job (None)
-                enter_limits(cfg["limits"], msg["cpu"], cfg["shared_nproc_limit"], cfg["job_dir"])
+            self.confinement.enter_limits(msg["cpu"], "/tmp" if self.isolated else cfg["job_dir"])
         except BaseException:  # noqa: BLE001 - a child must never return into the server loop
             try:
                 os.write(report, traceback.format_exc()[-1000:].encode())

@@ -269,8 +269,10 @@ def memory_probes():
 
 
 def _fork_server_pid(pool) -> int:
-    launcher = pool.worker_pids()[0]  # the first sandbox of a worker is its fork server's
-    return max(_descendants(launcher))
+    """The fork server: the child of the worker's first launcher (bubblewrap runs it as PID 1 of the sandbox)."""
+    launcher = pool.worker_pids()[0]
+    return next(pid for pid in _descendants(launcher)
+                if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(launcher))
 
 
 def _markers_in_memory(pid: int, markers: list[str]) -> list[str] | None:
