@@ -78,13 +78,16 @@ class Driver:
     # -- talking to the fork server
     def _spawn(self, mode, spec_fd, cpu, stdin_fd, out_fd, err_fd, ctl_fd=None):
         fds = [spec_fd, stdin_fd, out_fd, err_fd] + ([ctl_fd] if ctl_fd is not None else [])
-        send_message(self.spawner, {"op": "spawn", "mode": mode, "cpu": cpu}, fds)
+        try:
+            send_message(self.spawner, {"op": "spawn", "mode": mode, "cpu": cpu}, fds)
+        except OSError as e:
+            raise SandboxFault(f"fork server lost ({e})") from None
 
     def _finish(self, wait):
         """Let the fork server end the current program: its exit status (None if it had to be killed)."""
-        send_message(self.spawner, {"op": "finish", "wait": wait})
         self.spawner.settimeout(wait + _SPAWNER_TIMEOUT)
         try:
+            send_message(self.spawner, {"op": "finish", "wait": wait})
             finished, _ = recv_message(self.spawner)
         except (OSError, ValueError) as e:
             raise SandboxFault(f"fork server lost ({e})") from None

@@ -3,9 +3,10 @@
 It is a pure spawner. Its only peer is the driver (``driver.py``), which sends two requests over a SOCK_SEQPACKET
 socket: ``spawn`` (with the program process's descriptors attached: a sealed memory file holding the program
 source, stdin, stdout, stderr and, for call tests, a socket to the driver) and ``finish`` (wait briefly for the
-program to exit, then kill everything it started; the reply has its exit status). The fork server never reads those descriptors, so no program
-text, test input or expected value of any job ever enters its memory: every program process is forked from the
-same clean image, and what it can find in its own address space is only what it was given.
+program to exit, then kill everything it started; the reply has its exit status). The fork server never reads
+those descriptors, so no program text, test input or expected value of any job ever enters its memory: every
+program process is forked from the same clean image, and what it can find in its own address space is only what
+it was given.
 
 Each program process confines itself (``confine``) before running any untrusted code: its own user, mount and IPC
 namespaces (a read-only filesystem with a fresh private /tmp and /dev/shm that vanish with it), a fresh session
@@ -72,7 +73,6 @@ class Spawner:
             self.isolated, self.why_not = self._probe()
         if not self.isolated:  # the limit counts the uid's processes, where no pids cgroup does the job (None)
             self.confinement = Confinement(cfg["limits"], cfg["shared_nproc_limit"], cfg["scratch_mb"], cfg["shm_mb"])
-        if not self.isolated:
             self._restore_scratch()
 
     # -- program processes
@@ -103,7 +103,12 @@ class Spawner:
             self.spawn_error = "spawn needs 4 or 5 descriptors"
             return
         r, w = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as e:  # e.g. out of processes: that program fails as a sandbox error
+            _close(fds + [r, w])
+            self.spawn_error = f"cannot fork a program process ({e})"
+            return
         if pid == 0:
             os.close(r)
             self._child(msg, fds, w)  # never returns
