@@ -67,8 +67,9 @@ def _tail(fd, file_limit):
 
 
 class Driver:
+    """Runs one job at a time (``run``) with the fork server at the other end of `spawner`."""
+
     def __init__(self, cfg, spawner):
-        self.cfg = cfg
         self.spawner = spawner
         self.max_bytes = cfg["limits"]["output_bytes"]
         self.file_limit = cfg["limits"]["file_size_mb"] * 1024 * 1024
@@ -118,7 +119,7 @@ class Driver:
         return {"runs": runs}
 
     def _run_script_once(self, spec, stdin_text, budget):
-        stdin = _sealed("stdin", stdin_text.encode())
+        stdin = _sealed("stdin", stdin_text.encode("utf-8", errors="surrogatepass"))
         r, w = os.pipe()
         err = _output_file()
         t0 = time.monotonic()
