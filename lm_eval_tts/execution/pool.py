@@ -128,6 +128,9 @@ class _Worker:
                     argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr,
                     pass_fds=[f.fileno() for f in fds], start_new_session=True, env=env, cwd=cwd,
                 ))
+        except OSError as e:
+            self.kill()
+            raise SandboxError(f"cannot start the sandbox ({mode}): {e}") from e
         finally:
             for f in (driver_end, driver_spawner, spawner_end):
                 f.close()
