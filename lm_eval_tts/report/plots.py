@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,10 +252,12 @@ def safe_filename(name: str) -> str:
 
 
 def save_png(fig: Figure, path: Path) -> Path:
-    """Write the figure as PNG via a temporary file in the same directory, then rename (never half-written)."""
+    """Write the figure as PNG via a temporary file in the same directory, then rename (never half-written).
+    The file gets the user's umask (created 0o666, which the kernel masks), as a plain open() would."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as handle:
             fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")

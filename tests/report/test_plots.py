@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +166,15 @@ def test_save_png_is_atomic(tmp_path):
         save_png(Broken(), target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]  # no temp file left behind
+
+
+def test_png_gets_the_users_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        path = save_png(scaling_figure("t", [("r", FIRE)], {"r": "C0"}), tmp_path / "t.png")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_safe_filename():
