@@ -28,6 +28,7 @@ from lm_eval_tts.merge.io import INDEX_NAME, read_tensor
 from lm_eval_tts.merge.plan import MergePlan, PlannedTensor, plan_merge
 from lm_eval_tts.merge.spec import MergeSpec
 from lm_eval_tts.merge.writer import TensorSlot, parse_size, write_shards
+from lm_eval_tts.staging import apply_umask, staging_dir
 
 MANIFEST_NAME = "lm_eval_tts_merge.json"
 # Written by us into every output dir, so never copied over from the first checkpoint.
@@ -148,8 +149,7 @@ def merge_to_dir(
     _check_free_space(out_dir.parent, plan.total_bytes)
     tmp = None
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-        tmp.chmod(0o755)
+        tmp = staging_dir(out_dir)
         with single_torch_thread():
             files = _write_checkpoint(plan, tmp, shard_bytes, progress)
         manifest = {
@@ -162,6 +162,7 @@ def merge_to_dir(
             **(provenance or {}),
         }
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        apply_umask(tmp)
         _rename_into_place(tmp, out_dir, overwrite)
     except OSError as err:
         raise _io_error(err, out_dir, plan.total_bytes) from None

@@ -1,5 +1,7 @@
 import errno
 import json
+import os
+import stat
 from unittest import mock
 
 import numpy as np
@@ -263,6 +265,20 @@ def test_existing_output_is_refused_unless_forced(make_ckpt, tmp_path):
     with pytest.raises(UserError, match="is one of the inputs"):
         merge_to_dir(spec, early, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["early", "late", "out"]
+
+
+@pytest.mark.parametrize("umask, dir_mode, file_mode", [(0o022, 0o755, 0o644), (0o077, 0o700, 0o600),
+                                                       (0o002, 0o775, 0o664)])
+def test_output_gets_the_permissions_of_the_users_umask(make_ckpt, tmp_path, umask, dir_mode, file_mode):
+    """The staging dir comes from tempfile.mkdtemp (0700); the published dir must look like a plain mkdir's."""
+    late, early = make_ckpt("late", seed=1, side_files={"tokenizer.json": "{}"}), make_ckpt("early", seed=2)
+    old = os.umask(umask)
+    try:
+        out = merge_to_dir(MergeSpec.from_alpha(str(late), str(early), 0.5), tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == dir_mode
+    assert {stat.S_IMODE(f.stat().st_mode) for f in out.iterdir()} == {file_mode}
 
 
 def test_disk_full_mid_merge_is_reported_and_leaves_nothing(make_ckpt, tmp_path, monkeypatch):
