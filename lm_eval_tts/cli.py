@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 
+from lm_eval_tts import __version__
 from lm_eval_tts.errors import UserError
 
 SUBCOMMANDS = {
@@ -20,9 +21,27 @@ SUBCOMMANDS = {
 }
 
 
+DESCRIPTION = """\
+Test-time-scaling evaluation for lm-evaluation-harness. Evaluations run in lm-eval itself, with the model
+`wise_fire` (WiSE-FT merged weights, FIRE sampling) and the tasks `*_tts` (pass@k, maj@k, best@k, #EA); these
+commands merge checkpoints, sweep merge weights and read the results."""
+
+EXAMPLES = """\
+examples:
+  lm_eval --model wise_fire --model_args pretrained=smollm2-135m-instruct,fire=True \\
+          --tasks gsm8k_tts --limit 4 --apply_chat_template --output_path out/
+  lm-eval-tts report out/ --plot plots/
+  lm-eval-tts merge --pretrained LATE --base EARLY --alpha 0.5 -o merged/
+  lm-eval-tts sweep --pretrained LATE --base EARLY --alphas 0:1:0.25 --tasks gsm8k_tts --output_path sweep/
+
+`lm-eval-tts COMMAND --help` lists a command's options; README.md documents every option."""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="lm-eval-tts", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="lm-eval-tts", description=DESCRIPTION, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"lm-eval-tts {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in SUBCOMMANDS.items():
         subparsers.add_parser(name, help=help_text, add_help=False)
