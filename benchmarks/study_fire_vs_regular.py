@@ -11,9 +11,10 @@ B=10000, seed 0; and the two settings pooled under one sample budget) with every
     report.md            what `lm-eval-tts report` printed
     summary.json         the headline numbers (per arm and paired differences) that README quotes
     plots/*.png          the report's plots
-    runs/<arm>/...       lm-eval's results JSON, and its samples gzipped (samples_*.jsonl.gz; the viewer reads
-                         them after gunzip)
---report-only re-reads runs/ (after gunzip of the samples) without generating again.
+    runs/<arm>/...       lm-eval's results JSON, and its samples gzipped (samples_*.jsonl.gz; gunzip them for
+                         `lm-eval-tts report` / `view`)
+--report-only re-reads runs/ (unzipping the samples for the report, then removing the unzipped copies) without
+generating again.
 """
 
 from __future__ import annotations
@@ -53,6 +54,17 @@ def gzip_samples(arm_dir: Path) -> None:
         path.unlink()
 
 
+def gunzip_samples(arm_dir: Path) -> list[Path]:
+    """The gzipped samples unzipped beside themselves (for the report); returns the unzipped files."""
+    written = []
+    for path in arm_dir.rglob("samples_*.jsonl.gz"):
+        target = path.with_suffix("")
+        with gzip.open(path, "rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        written.append(target)
+    return written
+
+
 def summarize(runs_dir: Path) -> dict:
     """Per arm and filter: the headline metrics (value, stderr); FIRE minus regular: paired differences."""
     from lm_eval_tts.report.compare import compare_runs
@@ -81,17 +93,22 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="re-read runs/ instead of generating")
     args = parser.parse_args()
     runs_dir = args.out / "runs"
-    timings = {}
-    if not args.report_only:
+    summary_path = args.out / "summary.json"
+    if args.report_only:
+        timings = json.loads(summary_path.read_text())["seconds"]
+        unzipped = [path for arm in ARMS for path in gunzip_samples(runs_dir / arm)]
+    else:
         shutil.rmtree(runs_dir, ignore_errors=True)
-        for arm, fire in ARMS.items():
-            timings[arm] = run_arm(runs_dir / arm, fire, args.limit, args.repeats)
+        timings = {arm: run_arm(runs_dir / arm, fire, args.limit, args.repeats) for arm, fire in ARMS.items()}
+        unzipped = []
     report = subprocess.run(
         [sys.executable, "-m", "lm_eval_tts.cli", "report", *(str(runs_dir / arm) for arm in ARMS),
          "--pool", "--plot", str(args.out / "plots")], check=True, capture_output=True, text=True)
     (args.out / "report.md").write_text(report.stdout)
     summary = {"limit": args.limit, "repeats": args.repeats, "seconds": timings, **summarize(runs_dir)}
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    summary_path.write_text(json.dumps(summary, indent=1) + "\n")
+    for path in unzipped:
+        path.unlink()
     if not args.report_only:
         for arm in ARMS:
             gzip_samples(runs_dir / arm)

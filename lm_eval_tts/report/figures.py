@@ -19,6 +19,7 @@ are drawn.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -231,10 +232,10 @@ def pass1_histogram(task: str, entries: Sequence[tuple[str, TaskSamples]], color
         offset = (i - (len(kept) - 1) / 2) * width
         ax.bar([x + offset for x in xs], [counts.get(x, 0) / total for x in xs], width=width, color=colors[label],
                label=f"{label} ({total} problems)")
-    ax.set_xticks(xs, [f"{x:.2f}".rstrip("0").rstrip(".") if x not in (0, 1) else str(int(x)) for x in xs])
+    ax.set_xticks(xs, [str(Fraction(x).limit_denominator(1000)) for x in xs])  # c/n: 0, 1/8, 1/4, ...
     ax.set_xlabel("per-problem pass@1 (c / n)")
     ax.set_ylabel("fraction of problems")
-    ax.set_title(f"{task}: per-problem pass@1 (mass at 0 and 1: always or never solved)", fontsize=9)
+    ax.set_title(f"{task}: per-problem pass@1\n(mass at 0 and 1: problems never or always solved)", fontsize=9)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     return fig

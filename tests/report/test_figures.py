@@ -74,7 +74,7 @@ def test_pass1_histogram_counts_problems(data):
     heights = [round(p.get_height(), 9) for p in ax.patches]
     # alpha=0: pass@1 0.5, 0, 0.75, 0.25; alpha=0.5: 0.75, 0.25, 1, 0.5 -> five levels, a quarter each
     assert heights == [0.25, 0.25, 0.25, 0.25, 0.0] + [0.0, 0.25, 0.25, 0.25, 0.25]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.25", "0.5", "0.75", "1"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1/4", "1/2", "3/4", "1"]
 
 
 def test_pool_figure_lines(data):
