@@ -51,6 +51,7 @@ class Channel:
         self.total_deadline = total_deadline
         self.deadline = total_deadline
         self.outputs = []
+        self.answered = False  # the program process sent something (so it was running the program)
 
     def start_test(self, seconds):
         self.deadline = min(time.monotonic() + seconds, self.total_deadline)
@@ -58,6 +59,10 @@ class Channel:
 
     def request(self, obj):
         """Send one request and wait for its reply."""
+        self.send(obj)
+        return self.receive()
+
+    def send(self, obj):
         self._arm()
         try:
             sock_send(self.sock, obj)
@@ -65,7 +70,6 @@ class Channel:
             raise RemoteTimeout() from None
         except OSError as e:
             raise RemoteError("runtime_error", f"program process died ({e})", fatal=True) from None
-        return self.receive()
 
     def _arm(self):
         remaining = self.deadline - time.monotonic()
@@ -85,6 +89,7 @@ class Channel:
             raise RemoteError("runtime_error", f"program process died ({e})", fatal=True) from None
         if raw is None:
             raise RemoteError("runtime_error", "program process died", fatal=True)
+        self.answered = True
         self.bytes_left -= len(raw)
         try:
             reply = json.loads(raw)

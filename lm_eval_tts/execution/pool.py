@@ -303,10 +303,11 @@ class SandboxPool:
         for i in range(len(jobs)):
             todo.put(i)
         errors: list[BaseException] = []
+        retried: set[int] = set()
 
         def drain():
             try:
-                self._stream(jobs, todo, results, on_done)
+                self._stream(jobs, todo, results, on_done, retried)
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(e)
 
@@ -319,7 +320,7 @@ class SandboxPool:
             raise errors[0]
         return results  # type: ignore[return-value]
 
-    def _stream(self, jobs, todo, results, on_done) -> None:
+    def _stream(self, jobs, todo, results, on_done, retried) -> None:
         """Feed one worker from `todo` until it is empty. A small next job is queued at the driver while the
         current one runs, so it never waits for this thread; if the worker is lost, the running job fails and the
         queued (never started) one goes back to `todo`."""
@@ -355,16 +356,20 @@ class SandboxPool:
                 if w.cgroup:
                     oom_now = w.cgroup.oom_kills()
                     result["oom_kills"], oom_before = oom_now - oom_before, oom_now
-                results[i] = result
                 inflight.popleft()
                 head_since = time.monotonic()
+                if result.get("not_started") and i not in retried:  # lost before it started: once more elsewhere
+                    retried.add(i)
+                    todo.put(i)
+                else:
+                    results[i] = result
                 if lost or result.get("unhealthy"):
                     while inflight:  # queued behind, never started: run them elsewhere
                         todo.put(inflight.popleft())
                     self._replace(w)
                     w = self._take_worker()
                     oom_before = w.cgroup.oom_kills() if w.cgroup else 0
-                if on_done:
+                if on_done and results[i] is not None:
                     on_done()
         except BaseException:
             self._replace(w)
