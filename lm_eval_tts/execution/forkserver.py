@@ -146,11 +146,9 @@ class Spawner:
         next program starts from the same state."""
         status = self._wait(msg.get("wait", 0.0))
         setup, self.spawn_error = self.spawn_error or self._setup_report(), None
-        self._kill_everything()
-        clear_keyrings(user_keyring=not self.isolated)
-        if self.isolated:  # nothing to restore: reaping can wait until the reply is sent (``reap``)
+        if self.isolated:  # nothing to restore: the killing can wait until the reply is sent (``clean_up``)
             return {"status": status, "setup": setup, "unhealthy": None}
-        self.reap()  # files of killed processes are freed when they are gone
+        self.clean_up()  # files of killed processes are freed when they are gone
         return {"status": status, "setup": setup, "unhealthy": self._restore_scratch()}
 
     def _setup_report(self):
@@ -208,8 +206,10 @@ class Spawner:
                 time.sleep(0.001)
         self.program = None
 
-    def reap(self):
-        """Wait for every killed process to be gone (before the next program is forked)."""
+    def clean_up(self):
+        """Kill everything the program started and wait until it is gone (before the next program is forked)."""
+        self._kill_everything()
+        clear_keyrings(user_keyring=not self.isolated)
         while _reap(block=True):
             pass
 
@@ -411,7 +411,8 @@ def main(cfg):
             spawner.spawn(msg, fds)
         elif msg.get("op") == "finish":
             send_message(sock, spawner.finish(msg))
-            spawner.reap()
+            if spawner.isolated:
+                spawner.clean_up()
         else:
             _close(fds)
             send_message(sock, {"error": f"unknown request {json.dumps(msg)[:100]}"})
