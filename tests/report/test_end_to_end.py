@@ -38,6 +38,18 @@ def report(*args: str) -> subprocess.CompletedProcess:
     return done
 
 
+def test_bad_metric_option_is_one_line_before_the_model_loads(tiny_model_dir, tmp_path):
+    command = [LM_EVAL, "--model", "wise_fire", "--model_args", f"pretrained={tiny_model_dir},backend=hf",
+               "--tasks", "gsm8k_tts", "--limit", "1", "--metadata", '{"repeats": 4, "bom_treshold": 0.2}',
+               "--output_path", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "lm_eval: error: unknown task option 'bom_treshold' (did you mean 'bom_threshold'?); metric options: "
+        "bom_threshold, bom_samples, fp_cost")
+    assert "Initializing wise_fire model" not in done.stderr  # the tasks were checked first
+
+
 @pytest.fixture(scope="module")
 def gsm8k_runs(tiny_model_dir, tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e_gsm8k")
