@@ -183,6 +183,9 @@ LOOKUPS = {
         mbpp_plus_case,
         lambda paths: attacks.reference_lookup(paths, mbpp_plus_case("").entry_point, 'rec["canonical_solution"]'),
         ["mbpp_plus.jsonl"], "wrong_answer"),
+    "humaneval_plus_expected_outputs": (
+        humaneval_plus_case, lambda paths: attacks.expected_file_lookup(paths, _humaneval_record()["entry_point"]),
+        ["humaneval_plus_expected.jsonl.gz"], "wrong_answer"),
     "humaneval_plus_canonical_solution": (
         humaneval_plus_case,
         lambda paths: attacks.reference_lookup(paths, _humaneval_record()["entry_point"],
