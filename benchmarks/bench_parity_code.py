@@ -442,6 +442,11 @@ KNOWN_DIFFERENCES = {
     "pass bookkeeping, so every program fails, the canonical solution included; we apply the oracle",
     ("livecodebench", "exit_status_1_after_right_output"): "non-zero exit status: LiveCodeBench's runner swallows "
     "SystemExit and compares the output; we (like the contest judges) count it as a runtime error",
+    ("mbpp_plus", "iterator"): "not plain data: a returned iterator passes EvalPlus's set-equality oracle (set() "
+    "consumes it); we only compare plain values outside the sandbox, so it fails",
+    **{("mbpp_plus", task): "EvalPlus time limit: max(1 s, 4 x the canonical solution's time) per input, which the "
+       "canonical solution itself exceeds on a loaded machine; we allow 15 s per test"
+       for task in ("Mbpp/255", "Mbpp/389", "Mbpp/392")},
 }
 
 
