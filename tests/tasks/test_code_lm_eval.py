@@ -130,3 +130,40 @@ def test_tts_suite_groups_the_five_benchmarks_with_shared_options():
     unsafe = {name for name, task in tasks.items() if getattr(task, "UNSAFE_CODE", False)}
     assert unsafe == {"mbpp_tts", "humaneval_tts", "livecodebench_tts"}
 
+
+def test_evalplus_tasks_end_to_end_with_a_chat_template(tiny_model_dir, tmp_path):
+    """HumanEval, HumanEval+ and MBPP+ through `lm_eval --apply_chat_template`: EvalPlus's chat prompt ending in
+    its response prefix, no completion stop strings, one test flag per base + plus input (base first)."""
+    from lm_eval_tts.tasks.code_prompts import EVALPLUS_INSTRUCTION
+
+    tasks = ("humaneval_tts", "humaneval_plus_tts", "mbpp_plus_tts")
+    proc = lm_eval(
+        [
+            "--model", "wise_fire",
+            "--model_args", f"pretrained={tiny_model_dir},backend=hf",
+            "--device", "cpu",
+            "--tasks", ",".join(tasks),
+            "--limit", "2",
+            "--metadata", json.dumps({"repeats": 2}),
+            "--gen_kwargs", "max_gen_toks=16",
+            "--apply_chat_template",
+            "--confirm_run_unsafe_code",
+            "--log_samples",
+            "--output_path", str(tmp_path / "out"),
+        ],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results, samples = results_and_samples(tmp_path / "out")
+    for task in tasks:
+        assert 0.0 <= results["results"][task]["pass@2,graded"] <= 1.0 and len(samples[task]) == 2
+        for doc in samples[task]:
+            (request,) = doc["arguments"].values()
+            assert EVALPLUS_INSTRUCTION in request["arg_0"] and request["arg_0"].rstrip().endswith("```python")
+            assert request["arg_1"]["until"] == []
+            records = [json.loads(r) for r in doc["filtered_resps"][0]]
+            assert len(records) == 2 and all(r["program"].startswith(doc["doc"]["prompt"].rstrip()) for r in records)
+            if task == "humaneval_tts":
+                assert all(len(r["tests_passed"]) == 1 for r in records)  # the check() function
+            else:
+                assert doc["doc"]["n_base"] >= 1 and all(len(r["tests_passed"]) > doc["doc"]["n_base"] for r in records)
