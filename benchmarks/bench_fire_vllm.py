@@ -17,7 +17,6 @@ import os
 import statistics
 import time
 
-os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 

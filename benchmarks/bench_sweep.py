@@ -84,7 +84,6 @@ def main() -> None:
     common = ["--tasks", TASK, "--limit", str(args.limit), "--metadata", json.dumps({"repeats": args.repeats}),
               "--gen_kwargs", f"max_gen_toks={args.max_gen_toks}", "--log_samples"]
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     print(f"models: {args.models} (late {late}, early {early}); {len(ALPHAS)} alphas {ALPHAS}; {TASK} "
           f"limit {args.limit}, repeats {args.repeats}, max_gen_toks {args.max_gen_toks}; work dir {work}")

@@ -1,9 +1,11 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
 
 import pytest  # noqa: E402
 
@@ -28,6 +30,21 @@ def smollm2_dir():
     from lm_eval_tts.models.embedded import embedded_model_dir
 
     return embedded_model_dir()
+
+
+@pytest.fixture(scope="session")
+def lm_eval_cli():
+    """run(args, cwd) runs the `lm_eval` console script users run, offline. quiet=True puts lm-eval's and vLLM's
+    logs at ERROR, so stderr holds nothing but errors."""
+
+    def run(args, cwd, quiet=False, timeout=900):
+        env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+        if quiet:
+            env.update(LMEVAL_LOG_LEVEL="ERROR", VLLM_LOGGING_LEVEL="ERROR")
+        command = [str(Path(sys.executable).with_name("lm_eval")), *map(str, args)]
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return run
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -51,3 +51,32 @@ def test_entry_point_declared():
         "print([e.value for e in entry_points(group='lm_eval.models') if e.name == 'wise_fire'])\n"
     )
     assert "lm_eval_tts.models.wise_fire:WiseFireLM" in out
+
+
+def _only_error(proc) -> str:
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lm_eval: error: "), proc.stderr[-3000:]
+    return lines[0]
+
+
+# An engine that would fail to start (vLLM's reservation of 99% of the memory): if lm-eval built the model first,
+# as it does for other models, the error would be the engine's.
+FAILING_ENGINE = "backend=vllm,enforce_eager=True,gpu_memory_utilization=0.99"
+
+
+def test_task_options_are_checked_before_the_model_is_built(tiny_model_dir, tmp_path, lm_eval_cli):
+    proc = lm_eval_cli(["--model", "wise_fire", "--model_args", f"pretrained={tiny_model_dir},{FAILING_ENGINE}",
+                        "--tasks", "gsm8k_tts", "--limit", "1", "--metadata", '{"repeats": 2, "ks": [4]}'],
+                       tmp_path, quiet=True)
+    assert "task option ks=[4]: k=4 needs at least 4 samples per problem but repeats=2" in _only_error(proc)
+
+
+def test_dataset_missing_offline_is_one_line_before_the_model_is_built(tiny_model_dir, tmp_path, lm_eval_cli,
+                                                                       monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))  # nothing cached: lm-eval's gsm8k needs the hub
+    proc = lm_eval_cli(["--model", "wise_fire", "--model_args", f"pretrained={tiny_model_dir},{FAILING_ENGINE}",
+                        "--tasks", "gsm8k", "--limit", "1"], tmp_path, quiet=True)
+    error = _only_error(proc)
+    assert "dataset is not available: Couldn't reach 'openai/gsm8k' on the Hub" in error
+    assert "--tasks gsm8k_tts instead of gsm8k" in error

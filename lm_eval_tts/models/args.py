@@ -126,10 +126,9 @@ def _unknown_args_message(unknown: list[str], engine_fields: set[str], backend: 
 
 
 def _vllm_engine_fields() -> set[str]:
-    from vllm.engine.arg_utils import EngineArgs
+    from lm_eval_tts.engines.vllm_config import engine_arg_names
 
-    return {f.name for f in dataclasses.fields(EngineArgs)} - {"model", "seed", "dtype", "max_model_len",
-                                                               "trust_remote_code"}
+    return engine_arg_names() - {"model", "seed", "dtype", "max_model_len", "trust_remote_code"}
 
 
 def _checkpoint(value, name: str) -> str:

@@ -28,9 +28,9 @@ ENGINE_ARGS = dict(dtype="float32", max_model_len=1024, enforce_eager=True, enab
 
 
 def _start(model_dir, **extra):
-    from vllm import LLM
+    from lm_eval_tts.engines.vllm_config import start_llm
 
-    return LLM(model=str(model_dir), **ENGINE_ARGS, **extra)
+    return start_llm(str(model_dir), **ENGINE_ARGS, **extra)
 
 
 def _stop(llm) -> None:

@@ -60,12 +60,13 @@ def _reload(worker, checkpoints, weights, dtype):
 
 @pytest.mark.vllm
 def test_vllm_loads_the_merged_dir_and_matches_the_in_memory_merge(merge, in_memory_tokens, monkeypatch):
-    from vllm import LLM, SamplingParams
+    from vllm import SamplingParams
 
-    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    from lm_eval_tts.engines.vllm_config import start_llm
+
     monkeypatch.setenv("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")  # lets collective_rpc ship `_reload` to workers
     spec, out = merge
-    llm = LLM(model=str(out), dtype="float32", max_model_len=512, enforce_eager=True, seed=0)
+    llm = start_llm(str(out), dtype="float32", max_model_len=512, enforce_eager=True, seed=0)
     params = SamplingParams(temperature=0, max_tokens=NEW_TOKENS, min_tokens=NEW_TOKENS)
     try:
         def greedy():
