@@ -1,6 +1,6 @@
-"""Task options of the code tasks, given like the reasoning tasks' (`--metadata key=value ...` or JSON).
+"""Task options of the code tasks, given like the shared ones (`--metadata key=value ...` or JSON).
 
-The shared options (repeats, ks, dataset, dataset_split) are parsed by reasoning_options.parse_options, so a
+The shared options (repeats, ks, dataset, dataset_split) are parsed by task_options.parse_options, so a
 suite run with `--metadata repeats=8` changes every task alike. The code tasks add:
 
     release_version    LiveCodeBench release: release_v1 (shipped, default) ... release_v6 (read from the hub)
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lm_eval_tts.errors import UserError
-from lm_eval_tts.tasks.reasoning_options import OPTIONS as SHARED_OPTIONS
-from lm_eval_tts.tasks.reasoning_options import TYPO_CUTOFF
+from lm_eval_tts.tasks.task_options import OPTIONS as SHARED_OPTIONS
+from lm_eval_tts.tasks.task_options import TYPO_CUTOFF
 
 CODE_OPTIONS = ("release_version", "start_date", "end_date", "difficulty", "platform", "expected_file")
 LCB_DIFFICULTIES = ("easy", "medium", "hard")

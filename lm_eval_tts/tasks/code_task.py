@@ -34,7 +34,7 @@ from lm_eval_tts.tasks import code_data, code_prompts, code_results, code_values
 from lm_eval_tts.tasks.code_extract import extract_code, program_for_prompt
 from lm_eval_tts.tasks.code_options import CodeOptions, parse_code_options
 from lm_eval_tts.tasks.common import FILTER_NAME, GradeResponses, SpecMetricsMixin
-from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
+from lm_eval_tts.tasks.task_options import TaskOptions, check_ks, parse_options
 
 
 class CodeTask(SpecMetricsMixin, ConfigurableTask):
@@ -47,7 +47,7 @@ class CodeTask(SpecMetricsMixin, ConfigurableTask):
     def __init__(self, config: dict | None = None, **kwargs):
         config = {key: value for key, value in (config or {}).items() if key != "class"}
         metadata = config.get("metadata")
-        self.options: ReasoningOptions = parse_options(metadata)
+        self.options: TaskOptions = parse_options(metadata)
         self.code_options: CodeOptions = parse_code_options(metadata)
         if self.options.repeats is not None:
             config["repeats"] = self.options.repeats

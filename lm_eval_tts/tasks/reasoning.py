@@ -3,7 +3,7 @@
 A task YAML names one of these with `class: !function lm_eval_tts.tasks.reasoning.Gsm8kTask` (or MathTask);
 everything else (prompt, data, generation settings, `repeats`) stays in the YAML. The class adds what a YAML
 cannot express:
-- task options from `--metadata` (see reasoning_options), checked before any request is built;
+- task options from `--metadata` (see task_options), checked before any request is built;
 - data files written relative to the YAML (the shipped test sets), and an optional data override;
 - grading filters that turn the n responses of every doc into n records
   {"answer", "correct", "grade", ["logprob"], ["orm"], ["first_token"]}, grading all docs in one batch (MATH
@@ -37,7 +37,7 @@ from lm_eval_tts.metrics.estimators import default_ks
 from lm_eval_tts.metrics.options import parse_metric_options
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
 from lm_eval_tts.tasks.common import FILTER_NAME, GradedResponse, GradeResponses, SpecMetricsMixin
-from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
+from lm_eval_tts.tasks.task_options import TaskOptions, check_ks, parse_options
 
 LOGPROB, ORM = "logprob", "orm"
 STRICT_MATCH, FLEXIBLE_EXTRACT = "strict-match", "flexible-extract"
@@ -51,7 +51,7 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
 
     def __init__(self, config: dict | None = None, **kwargs):
         config = {key: value for key, value in (config or {}).items() if key != "class"}
-        self.options: ReasoningOptions = parse_options(config.get("metadata"))
+        self.options: TaskOptions = parse_options(config.get("metadata"))
         if self.options.repeats is not None:
             config["repeats"] = self.options.repeats
         repeats = int(config.get("repeats") or 1)

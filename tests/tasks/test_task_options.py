@@ -3,13 +3,13 @@
 import pytest
 
 from lm_eval_tts.errors import UserError
-from lm_eval_tts.tasks.reasoning_options import ReasoningOptions, check_ks, parse_options
+from lm_eval_tts.tasks.task_options import TaskOptions, check_ks, parse_options
 
 
 def test_defaults_and_model_args_pass_through():
     # lm-eval merges --model_args into metadata: those keys are not ours and are left alone
     options = parse_options({"pretrained": "/m", "backend": "hf", "fire": True, "version": 1.0, "config_source": "x"})
-    assert options == ReasoningOptions()
+    assert options == TaskOptions()
 
 
 def test_values():

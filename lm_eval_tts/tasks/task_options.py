@@ -1,15 +1,16 @@
-"""Task options of the reasoning tasks, given the lm-eval way: `--metadata key=value ...` or a JSON object.
+"""Task options shared by every *_tts task, given the lm-eval way: `--metadata key=value ...` or a JSON object.
 
     repeats            samples per problem (n); default: the task YAML's `repeats` (16)
     ks                 k values for pass@k / maj@k / best@k, e.g. `ks=[1,4,16]`; default 1, 2, 4, ... up to n
-    reward_model       HF sequence-classification checkpoint dir (one label); adds best@k_orm
-    reward_batch_size  responses per reward-model forward pass (default 8)
-    grading_timeout    seconds per MATH equivalence check before it counts as wrong (default 5)
     dataset            evaluate on other data: a local .json/.jsonl file, or a hub id `ID` / `ID:CONFIG`
     dataset_split      split of that hub dataset (default "test")
+    reward_model       reasoning tasks: HF sequence-classification checkpoint dir (one label); adds best@k_orm
+    reward_batch_size  reasoning tasks: responses per reward-model forward pass (default 8)
+    grading_timeout    MATH: seconds per equivalence check before it counts as wrong (default 5)
 
-lm-eval merges `--model_args` into the same metadata dict, so unknown keys cannot all be rejected: a key that is
-not an option but is a near-miss of one (e.g. `reward_modle`) is rejected with a suggestion.
+The code tasks add their own (code_options). lm-eval merges `--model_args` into the same metadata dict, so unknown
+keys cannot all be rejected: a key that is not an option but is a near-miss of one (e.g. `reward_modle`) is
+rejected with a suggestion.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ TYPO_CUTOFF = 0.8
 
 
 @dataclass(frozen=True)
-class ReasoningOptions:
+class TaskOptions:
     repeats: int | None = None
     ks: tuple[int, ...] | None = None
     reward_model: str | None = None
@@ -35,7 +36,7 @@ class ReasoningOptions:
     dataset_split: str = "test"
 
 
-def parse_options(metadata: Mapping[str, Any] | None) -> ReasoningOptions:
+def parse_options(metadata: Mapping[str, Any] | None) -> TaskOptions:
     """Validated options from a task's metadata; UserError (one line naming the option and the fix) if bad."""
     metadata = dict(metadata or {})
     for key in metadata:
@@ -45,7 +46,7 @@ def parse_options(metadata: Mapping[str, Any] | None) -> ReasoningOptions:
                 raise UserError(
                     f"unknown task option {key!r} (did you mean {close[0]!r}?); options: {', '.join(OPTIONS)}"
                 )
-    return ReasoningOptions(
+    return TaskOptions(
         repeats=_positive_int(metadata, "repeats"),
         ks=_ks(metadata.get("ks")),
         reward_model=_optional_str(metadata, "reward_model"),
