@@ -131,6 +131,7 @@ def test_tts_suite_groups_the_five_benchmarks_with_shared_options():
     assert unsafe == {"mbpp_tts", "humaneval_tts", "livecodebench_tts"}
 
 
+@pytest.mark.slow  # about 2 minutes on 2 cores: three tasks through lm_eval
 def test_evalplus_tasks_end_to_end_with_a_chat_template(tiny_model_dir, tmp_path):
     """HumanEval, HumanEval+ and MBPP+ through `lm_eval --apply_chat_template`: EvalPlus's chat prompt ending in
     its response prefix, no completion stop strings, one test flag per base + plus input (base first)."""
