@@ -104,7 +104,9 @@ def test_lm_eval_end_to_end_with_fire_on_vllm(tiny_model_dir, tmp_path, lm_eval_
         assert {f"pass@1,{name}", f"pass@8,{name}", f"maj@8,{name}", f"num_distinct_first_tokens,{name}"} <= set(metrics)
     [samples_file] = out.rglob("samples_gsm8k_tts_*.jsonl")
     docs = [json.loads(line) for line in samples_file.read_text().splitlines()]
-    assert len(docs) == 2
+    # lm-eval logs one record per doc and filter: 2 docs x (strict-match, flexible-extract)
+    assert sorted((d["doc_id"], d["filter"]) for d in docs) == [
+        (i, name) for i in (0, 1) for name in ("flexible-extract", "strict-match")]
     for doc in docs:
         [responses] = doc["resps"]  # one lm-eval Instance per doc, its `repeats` responses
         assert len(responses) == 8 and len(set(responses)) == 8
