@@ -22,7 +22,7 @@ from lm_eval_tts.metrics.options import MetricOptions
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
 from lm_eval_tts.metrics.verifier import WEAK_PASSED
 from lm_eval_tts.tasks.code_extract import parse_quietly
-from lm_eval_tts.tasks.common import GradedResponse
+from lm_eval_tts.tasks.common import LOGPROB, ORM, GradedResponse, generation_fields
 
 # ---------------------------------------------------------------- cases per benchmark (pure)
 
@@ -136,8 +136,8 @@ def behaviour_key(outputs: Sequence[str | None]) -> str | None:
 
 
 def sample_record(response: Any, program: str, verdict: Any, weak_tests: int | None = None) -> dict[str, Any]:
-    """What `--log_samples` shows for one sample (JSON when lm-eval str()s it); logprob/first_token come from a
-    `Generation` response and are left out for plain strings. `behaviour`: behaviour_key of its outputs. With
+    """What `--log_samples` shows for one sample (JSON when lm-eval str()s it); logprob/first_token/tokens/
+    hot_token_id come from a `Generation` response (common.generation_fields) and are left out for plain strings. `behaviour`: behaviour_key of its outputs. With
     `weak_tests` (weak_test_count), also `weak_passed`: the first weak_tests tests all passed."""
     record = GradedResponse(
         program=program,
@@ -149,12 +149,7 @@ def sample_record(response: Any, program: str, verdict: Any, weak_tests: int | N
     )
     if weak_tests is not None:
         record[WEAK_PASSED] = weak_tests > 0 and all(verdict.tests_passed[:weak_tests])
-    if getattr(response, "mean_logprob", None) is not None:
-        record["logprob"] = response.mean_logprob
-    if getattr(response, "token_ids", None):
-        record["first_token"] = response.token_ids[0]
-    if getattr(response, "token_ids", None) is not None:
-        record["tokens"] = len(response.token_ids)
+    record.update(generation_fields(response))
     return record
 
 
@@ -179,7 +174,6 @@ def grade_all(
 
 # ---------------------------------------------------------------- per-document metrics
 
-LOGPROB, ORM = "logprob", "orm"
 BEHAVIOUR = "behaviour"
 
 

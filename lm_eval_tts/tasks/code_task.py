@@ -8,7 +8,7 @@ generation settings stay in the YAML. Like the reasoning tasks (lm_eval_tts.task
 - one filter, "graded", that turns each response into its program and runs every program of every doc in ONE
   sandboxed `grade_programs` batch (all workers busy); its per-sample records
   {"program", "correct", "grade", "tests_passed", "detail", "behaviour", ["weak_passed"], ["logprob"],
-  ["first_token"], ["tokens"], ["orm"]} are what `--log_samples` writes as the doc's `filtered_resps`;
+  ["first_token"], ["tokens"], ["hot_token_id"], ["orm"]} are what `--log_samples` writes as the doc's `filtered_resps`;
 - per-doc metrics (code_results.code_metrics): pass@k; maj@k and the selection rules over programs grouped by
   behaviour (identical outputs on the test inputs); best@k by mean log-probability and, with `reward_model`, by
   an outcome reward model; the verifier false-positive metrics where the task has weak and strong tests.

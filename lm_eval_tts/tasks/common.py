@@ -1,7 +1,7 @@
 """What every `*_tts` task class shares: the grading filter, the per-sample record, and metric aggregations.
 
 Reasoning tasks (tasks.reasoning) and code tasks (tasks.code_task) both grade all responses of all docs in one
-filter ("graded"), leave one JSON record per response in `--log_samples`, and aggregate the per-doc metrics that
+filter ("graded"), leave one JSON record per response in `--log_samples` (with generation_fields), and aggregate the per-doc metrics that
 metrics.per_doc.metric_specs lists.
 """
 
@@ -17,6 +17,7 @@ from lm_eval.api.metrics import mean
 from lm_eval_tts.metrics.per_doc import MEAN
 
 FILTER_NAME = "graded"
+LOGPROB, ORM = "logprob", "orm"  # the record keys of the best@k scores
 
 
 class GradedResponse(dict):
@@ -26,6 +27,23 @@ class GradedResponse(dict):
         return json.dumps(self, ensure_ascii=False)
 
     __repr__ = __str__
+
+
+def generation_fields(response: object) -> dict:
+    """The record fields a `Generation` response carries beyond its text (none for a plain string): `logprob`
+    (mean token log-probability), `first_token`, `tokens` (count) and, for FIRE, `hot_token_id` (the hot token,
+    which the viewer highlights at line N; absent when the response ended before line N)."""
+    fields: dict = {}
+    if getattr(response, "mean_logprob", None) is not None:
+        fields[LOGPROB] = response.mean_logprob
+    token_ids = getattr(response, "token_ids", None)
+    if token_ids:
+        fields["first_token"] = token_ids[0]
+    if token_ids is not None:
+        fields["tokens"] = len(token_ids)
+    if getattr(response, "hot_token_id", None) is not None:
+        fields["hot_token_id"] = response.hot_token_id
+    return fields
 
 
 class GradingTask(Protocol):

@@ -5,8 +5,8 @@ everything else (prompt, data, generation settings, `repeats`) stays in the YAML
 cannot express:
 - task options from `--metadata` (see task_options), checked before any request is built;
 - data files written relative to the YAML (the shipped test sets), and an optional data override;
-- grading filters that turn the n responses of every doc into n records
-  {"answer", "correct", "grade", ["logprob"], ["orm"], ["first_token"]}, grading all docs in one batch (MATH
+- grading filters that turn the n responses of every doc into n records {"answer", "correct", "grade",
+  ["logprob"], ["orm"], ["first_token"], ["tokens"], ["hot_token_id"]}, grading all docs in one batch (MATH
   comparisons run in parallel worker processes under a hard time limit). MATH has one filter, "graded"; GSM8K
   has lm-eval's own two, "strict-match" (an answer statement is required) and "flexible-extract" (else the last
   number), each with its own records and metrics (`pass@1,strict-match`, `pass@1,flexible-extract`, ...).
@@ -36,10 +36,10 @@ from lm_eval_tts.grading.verdict import Verdict
 from lm_eval_tts.metrics.estimators import default_ks
 from lm_eval_tts.metrics.options import parse_metric_options
 from lm_eval_tts.metrics.per_doc import doc_metrics, metric_specs
-from lm_eval_tts.tasks.common import FILTER_NAME, GradedResponse, GradeResponses, SpecMetricsMixin
+from lm_eval_tts.tasks.common import (FILTER_NAME, LOGPROB, ORM, GradedResponse, GradeResponses, SpecMetricsMixin,
+                                     generation_fields)
 from lm_eval_tts.tasks.task_options import TaskOptions, check_ks, parse_options
 
-LOGPROB, ORM = "logprob", "orm"
 STRICT_MATCH, FLEXIBLE_EXTRACT = "strict-match", "flexible-extract"
 
 
@@ -109,15 +109,10 @@ class ReasoningTask(SpecMetricsMixin, ConfigurableTask):
             doc_records = []
             for response, answer in zip(responses, doc_answers):
                 verdict = next(verdicts)
-                record = GradedResponse(answer=answer, correct=verdict.equivalent, grade=verdict.status)
-                if getattr(response, "mean_logprob", None) is not None:
-                    record[LOGPROB] = response.mean_logprob
+                record = GradedResponse(answer=answer, correct=verdict.equivalent, grade=verdict.status,
+                                        **generation_fields(response))
                 if self.options.reward_model:
                     record[ORM] = next(orm_scores)
-                if getattr(response, "token_ids", None):
-                    record["first_token"] = response.token_ids[0]
-                if getattr(response, "token_ids", None) is not None:
-                    record["tokens"] = len(response.token_ids)
                 doc_records.append(record)
             records.append(doc_records)
         return records

@@ -136,10 +136,13 @@ def test_livecodebench_correct_and_wrong_solutions(lcb, lcb_docs):
 
 def test_records_carry_token_data_of_generations(lcb, lcb_docs):
     doc = lcb_docs[0]
-    resps = [[Generation(fenced(LCB_CORRECT[doc["question_id"]]), token_ids=(7, 8), mean_logprob=-0.3),
+    resps = [[Generation(fenced(LCB_CORRECT[doc["question_id"]]), token_ids=(7, 8), mean_logprob=-0.3,
+                         hot_token_id=7),  # FIRE: the hot token, which the viewer highlights
               Generation("no code", token_ids=(9,), mean_logprob=-1.5)]]
     (records,) = lcb.grade_responses(resps, [doc])
     assert [r["logprob"] for r in records] == [-0.3, -1.5] and [r["first_token"] for r in records] == [7, 9]
+    assert json.loads(str(records[0]))["hot_token_id"] == 7 and "hot_token_id" not in records[1]
+    assert [r["tokens"] for r in records] == [2, 1]
     metrics = lcb.process_results(doc, [records])
     assert metrics["best@2_logprob"] == 1.0 and metrics["num_distinct_first_tokens"] == 2
 

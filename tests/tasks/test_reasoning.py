@@ -103,6 +103,19 @@ def test_plain_string_responses_give_no_logprob_or_first_token_metrics(gsm8k):
     assert metrics["pass@1"] == 0.5
 
 
+
+def test_fire_records_carry_the_hot_token_id_the_viewer_highlights(gsm8k):
+    from lm_eval_tts.report.view.hot_token import hot_token_id
+
+    doc = gsm8k.eval_docs[0]
+    responses = [Generation("Eggs left: 9.\n#### 18", token_ids=(21, 22, 23), hot_token_id=23),  # fire_at=line:2
+                 Generation("9 * 2", token_ids=(21, 24), hot_token_id=None)]  # ended before line 2
+    for name in gsm8k.FILTERS:
+        hot, ended = gsm8k.grade_responses([responses], [doc], filter_name=name)[0]
+        assert hot["hot_token_id"] == 23 and hot["first_token"] == 21 and "hot_token_id" not in ended
+        assert json.loads(str(hot))["hot_token_id"] == 23  # what --log_samples writes
+        assert hot_token_id(json.loads(str(hot)), 2) == 23 and hot_token_id(json.loads(str(ended)), 2) is None
+
 def test_math_records_equivalent_spellings_vote_together_and_a_hang_is_wrong(math500):
     doc = math500.eval_docs[3]  # divisors of 196: 9
     assert math500.doc_to_target(doc) == "9"

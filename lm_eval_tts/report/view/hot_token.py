@@ -1,8 +1,8 @@
 """Where FIRE's hot token lies in a response, and its text.
 
 A FIRE run (results `config.wise_fire.fire` = {temperature, top_k, line}) draws the first token of line N hot.
-The grading records carry token ids (`hot_token_id` where the task logs it, else `first_token`, which is the hot
-token for line 1); their text comes from `hot_token_text` when a record has it, else from decoding the id with
+The grading records carry token ids (`hot_token_id`, which the *_tts tasks log for every FIRE sample that reached
+line N; for other records `first_token`, which is the hot token for line 1); their text comes from `hot_token_text` when a record has it, else from decoding the id with
 the run's tokenizer (its checkpoint dir, offline). The response text holds that token at the start of line N,
 so the span to highlight is found there; when the text does not start with the decoded token (a token that
 splits a character, a tokenizer that drops a leading space) only the position is marked.
