@@ -42,12 +42,14 @@ class NotComparable(TypeError):
 
 class Channel:
     """The driver's end of the socket to the program process, with the current test's deadline (capped by the
-    job's), a cap on the bytes the program may send in the whole job, and the canonical text of every value it
-    returned during the current test (``outputs``; None once a call of the test raised)."""
+    job's), caps on the bytes of one reply and of all replies in the job (``limits``: result_bytes, output_bytes),
+    and the canonical text of every value it returned during the current test (``outputs``; None once a call of the
+    test raised)."""
 
-    def __init__(self, sock, max_bytes, total_deadline):
+    def __init__(self, sock, limits, total_deadline):
         self.sock = sock
-        self.bytes_left = max_bytes
+        self.reply_bytes = limits["result_bytes"]
+        self.bytes_left = self.job_bytes = limits["output_bytes"]
         self.total_deadline = total_deadline
         self.deadline = total_deadline
         self.outputs = []
@@ -80,11 +82,11 @@ class Channel:
     def receive(self):
         self._arm()
         try:
-            raw = sock_recv(self.sock, self.bytes_left)
+            raw = sock_recv(self.sock, min(self.reply_bytes, self.bytes_left))
         except socket.timeout:
             raise RemoteTimeout() from None
-        except OverflowError:
-            raise RemoteError("output_limit", "result too large", fatal=True) from None
+        except OverflowError as e:
+            raise RemoteError("output_limit", self._too_large(e.args[0]), fatal=True) from None
         except OSError as e:
             raise RemoteError("runtime_error", f"program process died ({e})", fatal=True) from None
         if raw is None:
@@ -98,6 +100,11 @@ class Channel:
         if not isinstance(reply, dict):
             raise RemoteError("runtime_error", "malformed reply", fatal=True)
         return reply
+
+    def _too_large(self, size):
+        if size > self.reply_bytes:
+            return f"result of {size} bytes, more than the {_mib(self.reply_bytes)} allowed for one value"
+        return f"results of this program exceed the {_mib(self.job_bytes)} allowed in one job"
 
     def value(self, reply):
         """The value of a reply, references as proxies; its canonical text is added to ``outputs``."""
@@ -116,6 +123,10 @@ class Channel:
     def test_output(self):
         """Canonical text of the list of values the program returned during the current test, or None."""
         return None if self.outputs is None else '["l"' + "".join("," + text for text in self.outputs) + "]"
+
+
+def _mib(n):
+    return f"{n / (1 << 20):g} MiB"
 
 
 class Remote:

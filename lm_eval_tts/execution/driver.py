@@ -13,10 +13,10 @@ descriptors, and then feeds the program process only the input of the call it is
 * ``assert`` - one program process; the dataset's asserts run here (``checker``), the program's names being
                proxies that only ever return plain data.
 
-Every value is validated and rebuilt here (``codec``: linear time, no hash flooding), all values of a job together
-are capped at ``output_bytes``, and each test has a deadline, so a job ends within its time limit whatever the
-program returns. After each program the driver asks the fork server to kill everything the program started before
-the next one starts.
+Every value is validated and rebuilt here (``codec``: linear time, no hash flooding), values (and stdout) are capped
+at ``result_bytes`` each and ``output_bytes`` per job, and each test has a deadline, so a job ends within its time
+limit and its memory whatever the program returns. After each program the driver asks the fork server to kill
+everything the program started before the next one starts.
 """
 
 import fcntl
@@ -74,7 +74,7 @@ class Driver:
         self.isolated = isolated  # programs have their own namespaces: nothing to check after each one
         self.deferred = False  # a finish request whose reply is still to be read
         self.spawned = False  # whether the current job has started a program
-        self.max_bytes = cfg["limits"]["output_bytes"]
+        self.limits = cfg["limits"]
         self.file_limit = cfg["limits"]["file_size_mb"] * 1024 * 1024
         self.unhealthy = None
         self.devnull = os.open(os.devnull, os.O_RDONLY)
@@ -133,19 +133,24 @@ class Driver:
         spec = _sealed("program", job["program"].encode("utf-8", errors="surrogatepass"))
         runs = []
         start = time.monotonic()
+        bytes_left = self.limits["output_bytes"]
         try:
             for stdin_text in job["inputs"]:
                 budget = min(job["per_test"], job["total"] - (time.monotonic() - start))
                 if budget <= 0:
                     break
-                runs.append(self._run_script_once(spec, stdin_text, budget))
-                if runs[-1]["status"] == "syntax":
-                    break
+                cap = min(self.limits["result_bytes"], bytes_left)
+                run, printed = self._run_script_once(spec, stdin_text, budget, cap)
+                runs.append(run)
+                bytes_left -= printed
+                if run["status"] == "syntax" or (run["status"] == "output_limit" and bytes_left <= 0):
+                    break  # the job's output budget is spent: the remaining tests cannot print anything
         finally:
             os.close(spec)
         return {"runs": runs}
 
-    def _run_script_once(self, spec, stdin_text, budget):
+    def _run_script_once(self, spec, stdin_text, budget, max_bytes):
+        """One run of a script on one input: (its result, the number of bytes it printed)."""
         stdin = _sealed("stdin", stdin_text.encode("utf-8", errors="surrogatepass"))
         r, w = os.pipe()
         err = _output_file()
@@ -155,7 +160,7 @@ class Driver:
         finally:
             os.close(stdin)
             os.close(w)
-        out, state = self._read_capped(r, t0 + budget)
+        out, state = self._read_capped(r, t0 + budget, max_bytes)
         os.close(r)
         seconds = time.monotonic() - t0
         # "eof" once the program closed its stdout (normally: it exited)
@@ -176,10 +181,11 @@ class Driver:
             result["code"] = code
         if result["status"] != "exit" or result.get("code"):
             result["stdout"] = ""
-        return result
+        return result, len(out)
 
-    def _read_capped(self, fd, deadline):
-        """Read a program's stdout until EOF, the deadline or the output cap: (bytes, "eof"|"timeout"|...)."""
+    @staticmethod
+    def _read_capped(fd, deadline, max_bytes):
+        """Read a program's stdout until EOF, the deadline or `max_bytes`: (bytes, "eof"|"timeout"|...)."""
         out = bytearray()
         while True:
             remaining = deadline - time.monotonic()
@@ -191,8 +197,8 @@ class Driver:
                 if not data:
                     return bytes(out), "eof"
                 out += data
-                if len(out) > self.max_bytes:
-                    return bytes(out[: self.max_bytes]), "output_limit"
+                if len(out) > max_bytes:
+                    return bytes(out[:max_bytes]), "output_limit"
 
     # -- call and assert tests: one program process serving requests
     def _start_server(self, job, names):
@@ -207,7 +213,7 @@ class Driver:
             os.close(spec)
             theirs.close()
         sock_send(mine, {"names": sorted(names)})  # waits in the socket until the program is loaded
-        return Channel(mine, self.max_bytes, time.monotonic() + job["total"]), out
+        return Channel(mine, self.limits, time.monotonic() + job["total"]), out
 
     def _finish_server(self, channel, out, results, fatal):
         channel.sock.close()

@@ -138,7 +138,7 @@ class Spawner:
         if msg["mode"] == "script":
             run_script(source)
         else:
-            serve_calls(source, socket.socket(fileno=3), cfg["limits"]["output_bytes"])
+            serve_calls(source, socket.socket(fileno=3), cfg["limits"]["result_bytes"])
         os._exit(0)
 
     def finish(self, msg):

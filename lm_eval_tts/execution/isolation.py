@@ -45,7 +45,11 @@ class Limits:
     max_processes: int = 64  # per program (RLIMIT_NPROC in its own user namespace; threads count too)
     file_size_mb: int = 16  # RLIMIT_FSIZE
     open_files: int = 256  # RLIMIT_NOFILE
-    output_bytes: int = 16 * 1024 * 1024  # stdout, and all values a program returns in one job: beyond, "output_limit"
+    # Beyond either, "output_limit". Sized from the shipped data: the largest expected value is 11.4 MB (HumanEval/130,
+    # tri(10**6)), the largest job 147 MB (HumanEval/15: string_sequence up to 10**6 on 137 tests); LiveCodeBench
+    # stdouts and MBPP+ values are under 1.7 MB. Bounded, so a program printing or returning gigabytes is stopped.
+    result_bytes: int = 32 * 1024 * 1024  # one value a program returns, or its stdout on one test
+    output_bytes: int = 256 * 1024 * 1024  # all values a program returns, or all it prints, in one job
     scratch_mb: int = 256  # size of the program's private /tmp
     shm_mb: int = 64  # size of the program's private /dev/shm
 

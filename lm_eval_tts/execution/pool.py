@@ -83,7 +83,7 @@ class SandboxError(RuntimeError):
 
 def _limits_config(limits: Limits) -> dict:
     return {"memory_mb": limits.memory_mb, "file_size_mb": limits.file_size_mb, "open_files": limits.open_files,
-            "output_bytes": limits.output_bytes}
+            "result_bytes": limits.result_bytes, "output_bytes": limits.output_bytes}
 
 
 class _Worker:
