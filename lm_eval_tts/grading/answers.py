@@ -206,12 +206,18 @@ def extract_math_answer(response: str) -> str | None:
 
 
 def _strip_sentence(text: str) -> str:
-    """`$\\frac12$. I hope it is correct.` -> `\\frac12`."""
+    """`$\\frac12$. I hope it is correct.` -> `\\frac12`; a sentence with more math after its first `$...$`
+    (`$4$ and $8$`) is answered by all of it (`4 and 8`), not by its first part."""
     text = text.strip()
     if text.startswith("$"):
         end = text.find("$", 1)
-        return text[1:end].strip() if end > 0 else text.strip("$ .")
-    return re.split(r"\.\s|\.$", text, maxsplit=1)[0].strip(" $.")
+        if end < 0:
+            return text.strip("$ .")
+        rest = re.split(r"\.\s|\.$|\n", text[end + 1 :], maxsplit=1)[0]
+        if "$" not in rest:
+            return text[1:end].strip()
+        text = text[: end + 1] + rest
+    return re.split(r"\.\s|\.$", text, maxsplit=1)[0].replace("$", "").strip(" .")
 
 
 def math_gold(doc: Mapping) -> str:

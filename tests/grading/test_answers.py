@@ -138,6 +138,8 @@ MATH_RESPONSES = [
     ("Final Answer: The final answer is $\\frac{3}{28}$. I hope it is correct.", "\\frac{3}{28}"),
     ("Therefore the answer is 7.", "7"),
     ("The final answer is: 12\\sqrt{2}", "12\\sqrt{2}"),
+    ("So, the final answer is $4$ and $8$", "4 and 8"),  # two values: not the answer `4`
+    ("the final answer is $x=2$, so $y = 3$. Done", "x=2, so y = 3"),
     ("unclosed \\boxed{\\frac{1}{2}", None),
     ("\\boxed{}", None),
     ("I computed 3 + 4 = 7 and stopped", None),  # no last-number fallback for MATH
