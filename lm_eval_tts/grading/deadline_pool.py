@@ -137,17 +137,21 @@ class DeadlinePool:
         return self._zygote.fork_worker()
 
     def map(self, calls: Sequence[Sequence[Any]]) -> list[Outcome]:
-        """Outcomes in the order of `calls`; every call finishes within `deadline` of being started."""
+        """Outcomes in the order of `calls`; every call finishes within `deadline` of being started.
+
+        Each worker takes the calls of its own contiguous share in order, then the last calls of the largest share
+        left: neighbouring calls (a caller's sorted keys) go to one worker, where the checker's caches serve them."""
         results: list[Outcome | None] = [None] * len(calls)
-        pending = deque(range(len(calls)))
+        count = len(self._workers)
+        shares = [deque(range(len(calls) * i // count, len(calls) * (i + 1) // count)) for i in range(count)]
         selector = selectors.DefaultSelector()
         for worker in self._workers:
             selector.register(worker.sock, selectors.EVENT_READ, worker)
         try:
-            while pending or any(w.job for w in self._workers):
-                for worker in self._workers:
-                    if worker.ready and worker.job is None and pending:
-                        index = pending.popleft()
+            while any(shares) or any(w.job for w in self._workers):
+                for position, worker in enumerate(self._workers):
+                    if worker.ready and worker.job is None and any(shares):
+                        index = shares[position].popleft() if shares[position] else max(shares, key=len).pop()
                         try:
                             worker.send(index, calls[index])
                         except OSError:

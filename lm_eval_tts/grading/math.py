@@ -58,10 +58,38 @@ def certain_verdict(gold: str, answer: str) -> Verdict | None:
     """Decide without math-verify when its verdict is certain: the same normalised text or two plain numbers of
     equal value (equivalent); two different fractions/integers, or two arithmetic expressions whose values differ
     by more than 1e-6 relative (different: math-verify calls numbers equal only when exactly equal, or equal after
-    rounding to 6 decimals when a decimal is involved). None: ask math-verify."""
+    rounding to 6 decimals when a decimal is involved). An assignment to one letter (`x = 22`) against a value, or
+    two assignments to the same letter, is decided on the assigned values, as math-verify compares them when both
+    are plain arithmetic. None: ask math-verify."""
     gold_text, answer_text = normalize_answer_text(gold), normalize_answer_text(answer)
     if gold_text == answer_text:
         return Verdict(True, IDENTICAL)
+    gold_assigned, answer_assigned = _ASSIGNMENT.fullmatch(gold_text), _ASSIGNMENT.fullmatch(answer_text)
+    if gold_assigned or answer_assigned:
+        return _assigned_values_verdict(gold_text, answer_text, gold_assigned, answer_assigned)
+    return _numbers_verdict(gold_text, answer_text)
+
+
+# `x=22`: one letter that math-verify reads as a variable (not e, i: constants), one `=`, no list after it
+_ASSIGNMENT = re.compile(r"(?P<letter>[a-df-hj-zA-DF-HJ-Z])=(?P<value>[^=,;<>]+)")
+
+
+def _assigned_values_verdict(gold_text, answer_text, gold_assigned, answer_assigned) -> Verdict | None:
+    """math-verify unwraps `x = v` to `v` against a value that is no equation, and compares two assignments
+    to the same letter by their difference: decided here only when both values are plain arithmetic (so the
+    other side is no equation either)."""
+    if gold_assigned and answer_assigned and gold_assigned["letter"] != answer_assigned["letter"]:
+        return None
+    gold_value = gold_assigned["value"] if gold_assigned else gold_text
+    answer_value = answer_assigned["value"] if answer_assigned else answer_text
+    if numeric_value(gold_value) is None or numeric_value(answer_value) is None:
+        return None
+    if gold_value == answer_value:
+        return Verdict(True, IDENTICAL)
+    return _numbers_verdict(gold_value, answer_value)
+
+
+def _numbers_verdict(gold_text: str, answer_text: str) -> Verdict | None:
     gold_number, answer_number = _plain_number(gold_text), _plain_number(answer_text)
     if gold_number is not None and answer_number is not None:
         if gold_number == answer_number:

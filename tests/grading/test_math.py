@@ -198,6 +198,8 @@ CERTAIN = [  # (gold, answer, equivalent): decided without a worker, and math-ve
     ("\\frac{3}{56}", "\\frac{56}{3}", False), ("3\\sqrt{13}", "3\\sqrt{31}", False),
     ("10", "\\sqrt{2}+\\sqrt{6}", False),
     ("288 \\pi", "288", False), ("\\frac{\\pi}{6}", "-\\frac{\\pi}{6}", False), ("2^{10}", "1000", False),
+    ("22", "x = 22", True), ("x=5", "5", True), ("\\frac{1}{2}", "y = 0.5", True), ("9", "x = -1", False),
+    ("x=5", "x = 17", False), ("k = 3", "k=\\frac{6}{2}", True), ("2\\sqrt{3}", "n = 2\\sqrt{3}", True),
 ]
 
 
@@ -216,7 +218,8 @@ def test_certain_verdicts_are_math_verifys_verdicts():
 @pytest.mark.parametrize(
     "gold, answer",
     [("1,2", "12"), ("\\frac{1}{0}", "1"), ("x", "y"), ("\\frac{1}{3}", "0.333333"),  # rounding: math-verify decides
-     ("\\sqrt{8}", "2\\sqrt{2}"), ("3\\frac{1}{2}", "3.5"), ("44\\%", "0.44"), ("90^\\circ", "90")],
+     ("\\sqrt{8}", "2\\sqrt{2}"), ("3\\frac{1}{2}", "3.5"), ("44\\%", "0.44"), ("90^\\circ", "90"),
+     ("x=5", "y=5"), ("e=5", "5"), ("2x+1=5", "2"), ("x=1,2", "1"), ("x=y", "y"), ("x=5", "x=5=5")],
 )
 def test_anything_less_certain_goes_to_math_verify(gold, answer):
     assert certain_verdict(gold, answer) is None
