@@ -203,7 +203,7 @@ def leaderboard_verdicts(pairs) -> list[tuple[bool, str]]:
     for p in pairs:
         same = bool(process_results({"solution": p.solution, "answer": p.gold}, [p.response])["exact_match"])
         extracted = parse(p.response)
-        verdicts.append((same, str(extracted[-1]) if extracted else ""))
+        verdicts.append((same, str(extracted)))
     return verdicts
 
 
@@ -216,7 +216,8 @@ def answer_level_verdicts(pairs) -> list[bool]:
 
 TIMEOUT = "our hard time limit stopped the comparison"
 FAST_PATH = "our fast path decided otherwise than math-verify"
-LEADERBOARD_READS_OTHER = "the leaderboard reads another answer in the whole response than our final \\boxed{}/statement"
+LEADERBOARD_READS_OTHER = ("the leaderboard's math-verify parse of the whole response gives another answer than our "
+                           "final \\boxed{}/answer statement")
 MINERVA_SIZING = "minerva keeps \\left/\\right or \\dfrac, which its parse_latex cannot read"
 MINERVA_DELETES = "minerva's normalisation deletes part of the answer (its 'a '/'an ' or unit-word removal)"
 MINERVA_PARSE = "minerva's parse_latex/simplify (ours: math-verify)"
