@@ -59,7 +59,7 @@ def hot_distribution(token_ids, logprobs, temperature: float, top_k: int):
     return token_ids[order], probs / probs.sum()
 
 
-def draw_hot_tokens(token_ids, logprobs, params: FireParams, n: int, rng: np.random.Generator) -> list[int]:
-    """n independent draws of the hot token (one per sample, never one token shared by all samples)."""
+def draw_hot_token(token_ids, logprobs, params: FireParams, rng: np.random.Generator) -> int:
+    """One sample's hot token, drawn from `hot_distribution` with the sample's own generator."""
     ids, probs = hot_distribution(token_ids, logprobs, params.temperature, params.top_k)
-    return [int(t) for t in rng.choice(ids, size=n, replace=True, p=probs)]
+    return int(rng.choice(ids, p=probs))

@@ -36,7 +36,7 @@ import torch
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 
-from lm_eval_tts.sampling.fire import FireParams, draw_hot_tokens
+from lm_eval_tts.sampling.fire import FireParams, draw_hot_token
 from lm_eval_tts.sampling.lines import HotPosition, newlines_per_token
 
 FIRE_ARG = "lm_eval_tts_fire"
@@ -120,7 +120,7 @@ class FireLogitsProcessor(LogitsProcessor):
         top = torch.topk(logits.index_select(0, index), k, dim=-1)
         values, ids = top.values.cpu().numpy(), top.indices.cpu().numpy()
         tokens = [
-            draw_hot_tokens(ids[j], values[j], row.fire, 1, hot_generator(row.seed, len(row.output_ids)))[0]
+            draw_hot_token(ids[j], values[j], row.fire, hot_generator(row.seed, len(row.output_ids)))
             for j, row in enumerate(rows)
         ]
         logits.index_fill_(0, index, -math.inf)

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lm_eval_tts.errors import UserError
-from lm_eval_tts.sampling.fire import FireParams, draw_hot_tokens, hot_distribution, parse_fire_at
+from lm_eval_tts.sampling.fire import FireParams, draw_hot_token, hot_distribution, parse_fire_at
 
 
 @pytest.mark.parametrize(
@@ -92,12 +92,16 @@ def test_hot_distribution_flattens_with_temperature_and_sharpens_without():
     assert cold[0] > 1 - 1e-12
 
 
-def test_draw_hot_tokens_frequencies_match_the_hot_distribution():
+def _draws(token_ids, logits, params, n, rng):
+    return [draw_hot_token(token_ids, logits, params, rng) for _ in range(n)]
+
+
+def test_draw_hot_token_frequencies_match_the_hot_distribution():
     logits = np.array([3.0, 2.5, 2.0, 1.0, 0.0, -1.0, -5.0])
     params = FireParams(temperature=1.5, top_k=5)
     ids, probs = hot_distribution(np.arange(7), logits, params.temperature, params.top_k)
     n = 20_000
-    draws = draw_hot_tokens(np.arange(7), logits, params, n, np.random.default_rng(123))
+    draws = _draws(np.arange(7), logits, params, n, np.random.default_rng(123))
     counts = np.array([draws.count(int(i)) for i in ids])
     assert counts.sum() == n  # nothing outside the top-k
     expected = probs * n
@@ -105,17 +109,16 @@ def test_draw_hot_tokens_frequencies_match_the_hot_distribution():
     assert chi2 < 20.5  # chi-square, 4 degrees of freedom: p < 0.0004 above this
 
 
-def test_draw_hot_tokens_gives_independent_draws_per_sample():
-    logits = np.zeros(16)
-    draws = draw_hot_tokens(np.arange(100, 116), logits, FireParams(top_k=16), 64, np.random.default_rng(5))
-    assert len(set(draws)) > 8  # n distinct draws, never one shared token
+def test_successive_draws_from_one_generator_are_independent():
+    draws = _draws(np.arange(100, 116), np.zeros(16), FireParams(top_k=16), 64, np.random.default_rng(5))
+    assert len(set(draws)) > 8
     # consecutive draws are not correlated: pairs (a, b) spread over many combinations
     assert len(set(zip(draws, draws[1:]))) > 40
 
 
-def test_draw_hot_tokens_is_reproducible_from_the_generator_seed():
+def test_draw_hot_token_is_reproducible_from_the_generator_seed():
     logits = np.linspace(0, 3, 20)
     params = FireParams(temperature=2.0, top_k=10)
-    first = draw_hot_tokens(np.arange(20), logits, params, 32, np.random.default_rng(9))
-    assert first == draw_hot_tokens(np.arange(20), logits, params, 32, np.random.default_rng(9))
-    assert first != draw_hot_tokens(np.arange(20), logits, params, 32, np.random.default_rng(10))
+    first = _draws(np.arange(20), logits, params, 32, np.random.default_rng(9))
+    assert first == _draws(np.arange(20), logits, params, 32, np.random.default_rng(9))
+    assert first != _draws(np.arange(20), logits, params, 32, np.random.default_rng(10))
