@@ -209,7 +209,7 @@ def identical(a, b) -> bool:
 
 
 def evalplus_parity(bench: str, evalplus_python: str, limit: int | None, per_task: int | None, workers: int,
-                    cases: list, only_cases: bool = False) -> dict:
+                    cases: list, only: set[str] | None = None) -> dict:
     from lm_eval_tts.execution import codec
     from lm_eval_tts.grading.outputs import SET_EQ
     from lm_eval_tts.tasks import code_data, code_values
@@ -218,14 +218,15 @@ def evalplus_parity(bench: str, evalplus_python: str, limit: int | None, per_tas
     folder, data_name, yaml, env_name = EVALPLUS_TASKS[bench]
     data_file = code_data.shipped_file(folder, data_name)
     task = build_task(yaml, repeats=1)
-    docs = [d for d in task.eval_docs if not only_cases or d["task_id"] in CASE_TASKS][:limit]
+    docs = [d for d in task.eval_docs if only is None or d["task_id"] in only][:limit]
     records = {r["task_id"]: r for r in code_data.read_jsonl(data_file)}
-    items, our_cases = [], []
-    for index, doc in enumerate(docs):
+    position = {d["task_id"]: i for i, d in enumerate(task.eval_docs)}  # the mutant rotation of a full run
+    items = []
+    for doc in docs:
         tests = task.evalplus_tests[doc["task_id"]]
         base = [codec.decode(t) for t in tests.inputs[: tests.n_base]]
         every = None if doc["task_id"] in CASE_TASKS else per_task  # the test subset gets every mutant
-        for category, program in evalplus_programs(records[doc["task_id"]], base, index, every):
+        for category, program in evalplus_programs(records[doc["task_id"]], base, position[doc["task_id"]], every):
             items.append({"task_id": doc["task_id"], "category": category, "program": program})
     started = time.monotonic()
     reference = run_reference(evalplus_python, "mbpp" if bench == "mbpp_plus" else "humaneval", data_file,
@@ -397,14 +398,14 @@ def run_official(testing_util_path: str, jobs: list[tuple[dict, str]], workers: 
     return results
 
 
-def lcb_parity(lcb_repo: str, limit: int | None, workers: int, cases: list, only_cases: bool = False) -> dict:
+def lcb_parity(lcb_repo: str, limit: int | None, workers: int, cases: list, only: set[str] | None = None) -> dict:
     from lm_eval_tts.tasks.code_results import lcb_tests
     from tests.tasks.test_code_results import LCB_CORRECT, LCB_WRONG, build_task
 
     testing_util = str(Path(lcb_repo) / "lcb_runner" / "evaluation" / "testing_util.py")
     handwritten = {qid: (LCB_CORRECT[qid], LCB_WRONG[qid][0]) for qid in LCB_CORRECT}
     task = build_task("livecodebench/livecodebench_tts.yaml", repeats=1)
-    docs = [d for d in task.eval_docs if not only_cases or d["question_id"] in CASE_LCB][:limit]
+    docs = [d for d in task.eval_docs if only is None or d["question_id"] in only][:limit]
     items, jobs = [], []
     for doc in docs:
         tests = lcb_tests(doc)
@@ -505,12 +506,15 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--write-cases", type=Path, help="store the test subset (programs + reference verdicts)")
     parser.add_argument("--only-cases", action="store_true", help="run the problems of the test subset only")
+    parser.add_argument("--tasks", help="run only these problems (comma-separated task / question ids), e.g. to "
+                        "recheck the disagreements of a full run")
     parser.add_argument("--reference-side", nargs=2, metavar=("JOB", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.reference_side:
         reference_side(*args.reference_side, args.workers)
         return 0
     sys.path.insert(0, str(ROOT))
+    only = set(args.tasks.split(",")) if args.tasks else (set(CASE_TASKS) | set(CASE_LCB)) if args.only_cases else None
     cases: list = []
     disagreements = 0
     for bench in args.benchmarks.split(","):
@@ -518,14 +522,12 @@ def main(argv=None) -> int:
             if not args.evalplus_python:
                 parser.error("--evalplus-python is needed for " + bench)
             per_task = args.mutants_per_task or None
-            result = evalplus_parity(bench, args.evalplus_python, args.limit, per_task, args.workers, cases,
-                                     args.only_cases)
+            result = evalplus_parity(bench, args.evalplus_python, args.limit, per_task, args.workers, cases, only)
             disagreements += report(bench, result)
         elif bench == "livecodebench":
             if not args.lcb_repo:
                 parser.error("--lcb-repo is needed for livecodebench")
-            disagreements += report(bench, lcb_parity(args.lcb_repo, args.limit, args.workers, cases,
-                                                      args.only_cases))
+            disagreements += report(bench, lcb_parity(args.lcb_repo, args.limit, args.workers, cases, only))
         else:
             parser.error(f"unknown benchmark {bench}")
     if args.write_cases:
