@@ -115,9 +115,10 @@ class Channel:
             value = codec.from_tree(reply["v"], make_ref=lambda i: Remote(self, i))
             if self.outputs is not None:
                 self.outputs.append(codec.canonical_reply(reply["v"]))
-        except (codec.NotPlainData, KeyError) as e:
+        except (codec.NotPlainData, KeyError) as e:  # a value built to be slow to decode ends the job
             self.outputs = None
-            raise RemoteError("wrong_answer", f"program returned malformed data: {e}") from None
+            fatal = isinstance(e, codec.SlowToDecode)
+            raise RemoteError("wrong_answer", f"program returned malformed data: {e}", fatal=fatal) from None
         return value
 
     def test_output(self):

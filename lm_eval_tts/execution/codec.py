@@ -54,6 +54,11 @@ class NotPlainData(TypeError):
     to decode)."""
 
 
+class SlowToDecode(NotPlainData):
+    """The value is built to be slow to decode (hash flooding): a program that sends one has tampered with its own
+    codec, and whoever decodes its values stops listening to it."""
+
+
 def _float(x):
     if math.isfinite(x):
         return float(x)
@@ -163,7 +168,7 @@ def _check_collisions(items, sizes, state):
     for item, size in zip(items, sizes):
         state.hashed += size if isinstance(item, (tuple, frozenset)) else 1  # hash() walks a tuple every time
         if state.hashed > _HASH_BUDGET * state.nodes + 1024:
-            raise NotPlainData("value too expensive to check for hash collisions")
+            raise SlowToDecode("value too expensive to check for hash collisions")
         try:
             h = hash(item)
         except TypeError:  # unhashable (list, dict, set...): can never collide in a set
@@ -177,7 +182,7 @@ def _check_collisions(items, sizes, state):
             if not any(item == d for d in distinct):
                 distinct.append(item)
                 if len(distinct) > MAX_SAME_HASH:
-                    raise NotPlainData(f"more than {MAX_SAME_HASH} distinct values share one hash (hash flooding)")
+                    raise SlowToDecode(f"more than {MAX_SAME_HASH} distinct values share one hash (hash flooding)")
 
 
 def _rebuild(node, depth, state):

@@ -282,11 +282,14 @@ class Driver:
 
 
 def _call_result(reply):
-    """A program's reply to one call: {"v": canonical text} or {"error", "detail"}."""
+    """A program's reply to one call: {"v": canonical text} or {"error", "detail"}. A value built to be slow to
+    decode ends the job (fatal): each further one would cost the same."""
     if "v" not in reply:
         return {"error": str(reply.get("error", "runtime_error")), "detail": str(reply.get("detail", ""))[:500]}
     try:
         return {"v": codec.canonical_reply(reply["v"])}
+    except codec.SlowToDecode as e:
+        raise RemoteError("wrong_answer", f"result is not plain data ({e})", fatal=True) from None
     except codec.NotPlainData as e:
         return {"error": "wrong_answer", "detail": f"result is not plain data ({e})"}
 
