@@ -92,6 +92,7 @@ def test_report_reads_the_sweep_output(sweep_run, capsys):
 
 @pytest.mark.slow
 @pytest.mark.vllm
+@pytest.mark.timeout(900)  # a hang fails here, not after the suite's 20 minutes
 def test_sweep_over_two_ray_replicas_equals_the_one_engine_sweep(sweep_run, tiny_model_dir, tiny_model_dir_b,
                                                                  tmp_path):
     import psutil
