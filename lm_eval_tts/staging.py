@@ -1,4 +1,5 @@
-"""Directories that appear complete or not at all: built in a hidden sibling, then published with one rename.
+"""Files and directories that appear complete or not at all: built in a hidden sibling, then published with one
+rename.
 
 The sibling gets the permissions a plain `mkdir` would under the user's umask, and so does everything in it:
 tempfile.mkdtemp makes 0700 directories and some writers (transformers' save_pretrained) 0600 files, which
@@ -8,6 +9,7 @@ would otherwise stay on the published checkpoint and hide it from other users of
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -37,3 +39,20 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write via a hidden temporary file in the same dir, then rename: a reader never sees half a file. The file
+    gets the user's umask (0o666 & ~umask), as a plain open() would."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -6,10 +6,9 @@ the caller's pyplot backend. Every PNG is written to a temporary file and rename
 
 from __future__ import annotations
 
+import io
 import math
-import os
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from lm_eval_tts.errors import UserError
 from lm_eval_tts.metrics import keys
 from lm_eval_tts.report.results import Run, TaskMetrics, differing_args, setting_label
 from lm_eval_tts.report.table import curve, family_order, family_short, family_title, rows_by_task
+from lm_eval_tts.staging import write_atomic
 
 PANEL_WIDTH, PANEL_HEIGHT = 5.0, 4.0
 MAX_COLUMNS = 4
@@ -252,20 +252,10 @@ def safe_filename(name: str) -> str:
 
 
 def save_png(fig: Figure, path: Path) -> Path:
-    """Write the figure as PNG via a temporary file in the same directory, then rename (never half-written).
-    The file gets the user's umask (created 0o666, which the kernel masks), as a plain open() would."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    """Write the figure as PNG, whole or not at all, with the user's umask (staging.write_atomic)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return write_atomic(path, buffer.getvalue())
 
 
 def new_figure(panels: int, columns: int = MAX_COLUMNS):

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_tts.merge.spec import MergeSpec
+from lm_eval_tts.staging import write_atomic
 from lm_eval_tts.sweep.alphas import format_alpha
-from lm_eval_tts.sweep.output import alpha_dir, write_atomic
+from lm_eval_tts.sweep.output import alpha_dir
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from lm_eval_tts.metrics import keys
 from lm_eval_tts.report.results import Run, parse_results, run_labels
 from lm_eval_tts.report.table import family_order, markdown_table
+from lm_eval_tts.staging import write_atomic
 from lm_eval_tts.sweep.alphas import format_alpha
 from lm_eval_tts.sweep.evaluate import AlphaResult
-from lm_eval_tts.sweep.output import write_atomic
 
 ALPHA = "alpha"
 TABLE_MARKDOWN = "sweep.md"

@@ -1,10 +1,7 @@
-"""Sweep output: one exactly named dir per alpha, files written whole (temporary file + rename) with the umask."""
-
-import os
-import stat
+"""Sweep output: one exactly named dir per alpha, earlier runs kept."""
 
 from lm_eval_tts.sweep.evaluate import AlphaRun, save_alpha
-from lm_eval_tts.sweep.output import alpha_dir, write_atomic
+from lm_eval_tts.sweep.output import alpha_dir
 
 
 def test_alpha_dirs_are_distinct_and_name_the_alpha_exactly(tmp_path):
@@ -13,16 +10,6 @@ def test_alpha_dirs_are_distinct_and_name_the_alpha_exactly(tmp_path):
     assert len(set(dirs)) == len(alphas)
     assert [float(d.name.removeprefix("alpha_")) for d in dirs] == alphas
     assert alpha_dir(tmp_path, 0.0).name == "alpha_0" and alpha_dir(tmp_path, 0.5).name == "alpha_0.5"
-
-
-def test_write_atomic_leaves_only_the_file_with_the_users_umask(tmp_path):
-    old = os.umask(0o027)
-    try:
-        path = write_atomic(tmp_path / "sub" / "table.md", b"| a |\n")
-    finally:
-        os.umask(old)
-    assert path.read_bytes() == b"| a |\n" and os.listdir(path.parent) == ["table.md"]
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_save_alpha_puts_every_file_under_its_alpha_dir_and_keeps_earlier_runs(tmp_path):
