@@ -3,7 +3,7 @@
 The sandbox's root starts empty. It gets, read-only, only the operating system's own directories (``/usr``,
 ``/etc``, ``/sys`` and the ``/bin``, ``/lib``... entries, as directories or as the links they are), the Python
 interpreter's prefix, and the third-party packages of ``ALLOWED_PACKAGES`` (numerical libraries that hold no
-benchmark data); plus a fresh ``/dev``, ``/proc`` and private ``/tmp`` (``isolation``). Every other top-level
+benchmark data) under ``SANDBOX_PACKAGES``; plus a fresh ``/dev``, ``/proc`` and private ``/tmp`` (``isolation``). Every other top-level
 directory is simply absent: homes, ``/root``, ``/opt``, ``/var``, ``/srv``, ``/mnt``, the working dir's tree, data
 mounts. Inside what is exposed, an empty read-only tmpfs covers every Python package directory: the interpreter's
 and the system's ``site-packages``/``dist-packages``, every ``sys.path`` entry outside the standard library
@@ -26,6 +26,9 @@ import sysconfig
 from pathlib import Path
 
 ALLOWED_PACKAGES = ("numpy",)  # importable by programs when installed; they contain code and no benchmark data
+# Where bwrap mode shows the allowed packages, whatever their place on the host: a venv under /tmp would otherwise
+# be covered by the sandbox's private /tmp (and by each program's fresh one).
+SANDBOX_PACKAGES = "/packages"
 SYSTEM_DIRS = ("/usr", "/etc", "/sys", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _CACHE_ENV = ("HF_HOME", "HF_DATASETS_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_CACHE", "TRANSFORMERS_CACHE",
               "XDG_CACHE_HOME", "XDG_DATA_HOME", "LM_EVAL_TTS_CACHE")
@@ -111,8 +114,17 @@ def allowed_packages() -> list[str]:
     return sorted(set(out))
 
 
-def import_paths() -> list[str]:
-    """``sys.path`` entries the sandboxed interpreter adds: the directories the allowed packages live in."""
+def package_binds() -> list[tuple[str, str]]:
+    """(host dir, dir in the bwrap sandbox) of each allowed package dir: side by side under SANDBOX_PACKAGES, so a
+    package finds its bundled ``<name>.libs`` beside it as on the host."""
+    return [(p, f"{SANDBOX_PACKAGES}/{os.path.basename(p)}") for p in allowed_packages()]
+
+
+def import_paths(mode: str) -> list[str]:
+    """``sys.path`` entries the sandboxed interpreter adds for the allowed packages: SANDBOX_PACKAGES in bwrap mode,
+    their host directories in the modes that keep the host's filesystem."""
+    if mode == "bwrap":
+        return [SANDBOX_PACKAGES] if allowed_packages() else []
     return sorted({os.path.dirname(p) for p in allowed_packages() if not p.endswith(".libs")})
 
 
@@ -155,5 +167,10 @@ def mount_plan(exposed, hidden, links=None) -> list[str]:
 
 def sandbox_view() -> list[str]:
     """The mount plan of this machine and interpreter (bwrap arguments, before /dev, /proc and /tmp are added)."""
-    exposed = system_dirs() + stdlib_dirs() + allowed_packages()
-    return mount_plan(exposed, hidden_dirs(), system_links())
+    argv = mount_plan(system_dirs() + stdlib_dirs(), hidden_dirs(), system_links())
+    binds = package_binds()
+    if binds:
+        argv += ["--perms", "0755", "--dir", SANDBOX_PACKAGES]  # bwrap would make it 0700: closed to the sandbox uid
+    for host, inside in binds:
+        argv += ["--ro-bind", host, inside]
+    return argv

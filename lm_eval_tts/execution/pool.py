@@ -111,7 +111,7 @@ class _Worker:
             "check_free": private,
             "private_ipc": mode != "rlimits",
             "drop_to_uid": uid,
-            "package_paths": exposure.import_paths(),
+            "package_paths": exposure.import_paths(mode),
         }
         driver = {"evaluator_fd": driver_end.fileno(), "spawner_fd": driver_spawner.fileno(),
                   "limits": _limits_config(limits), "drop_to_uid": uid}

@@ -43,6 +43,10 @@ def test_the_view_of_this_machine_has_the_system_and_the_interpreter_only():
     _, binds, _ = _tmpfs_and_binds(argv)
     allowed = set(exposure.system_dirs()) | set(exposure.stdlib_dirs()) | set(exposure.allowed_packages())
     assert set(binds) <= allowed and "/usr" in binds
+    # the allowed packages appear under SANDBOX_PACKAGES, wherever they are installed (a venv under /tmp too)
+    packages = [(argv[i + 1], argv[i + 2]) for i, a in enumerate(argv) if a == "--ro-bind"
+                and argv[i + 2].startswith(exposure.SANDBOX_PACKAGES + "/")]
+    assert packages == exposure.package_binds() and packages
     assert not any(b in ("/", "/home", "/root", "/opt", "/var", "/mnt", "/srv") for b in binds)
 
 
@@ -51,8 +55,8 @@ def test_this_installation_hides_every_copy_of_the_task_data():
     package = Path(exposure.__file__).resolve().parents[1]
     data = task_configs_dir().resolve()
 
-    def covered(path):
-        return any(str(path) == h or str(path).startswith(h + "/") for h in hidden)
+    def covered(path):  # covered by an empty tmpfs, or inside /tmp, which the sandbox replaces with its own
+        return any(str(path) == h or str(path).startswith(h + "/") for h in [*hidden, "/tmp"])
 
     assert covered(package) and covered(data)
     for entry in sys.path:
@@ -74,4 +78,5 @@ def test_allowed_packages_are_importable_paths():
     for path in exposure.allowed_packages():
         assert os.path.isdir(path)
         assert Path(path).name.split(".")[0] in exposure.ALLOWED_PACKAGES
-    assert all(os.path.isdir(p) for p in exposure.import_paths())
+    assert all(os.path.isdir(p) for p in exposure.import_paths("rlimits"))
+    assert exposure.import_paths("bwrap") == [exposure.SANDBOX_PACKAGES]
