@@ -212,7 +212,10 @@ class Driver:
         finally:
             os.close(spec)
             theirs.close()
-        sock_send(mine, {"names": sorted(names)})  # waits in the socket until the program is loaded
+        try:
+            sock_send(mine, {"names": sorted(names)})  # waits in the socket until the program is loaded
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the program already ended (e.g. its source did not compile): what it sent first is still readable
         return Channel(mine, self.limits, time.monotonic() + job["total"]), out
 
     def _finish_server(self, channel, out, results, fatal):
