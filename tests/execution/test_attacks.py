@@ -438,6 +438,7 @@ NORMAL_INTERPRETER = {
     "sys.exit": "import sys\nprint(7)\nsys.exit(0)\n",
     "site builtins": "print(7 if all(callable(f) for f in (help, copyright, credits, license, exit, quit)) else 0)\n",
     "numpy": "import numpy as np\nprint(int(np.arange(8).sum() // 4))\n",
+    "statistics (not pre-imported)": "import statistics\nprint(int(statistics.mean([6, 8])))\n",
 }
 
 
@@ -446,6 +447,14 @@ def test_what_a_normal_interpreter_has_works(pool, name):
     (v,) = grade_programs([StdioCase(NORMAL_INTERPRETER[name], (("", "7\n"),), setup="")], pool=pool,
                           progress=False)
     assert v.passed, v
+
+
+def test_each_program_draws_fresh_random_numbers(pool):
+    """As in a new interpreter: ``random`` is seeded in each program, not inherited from a shared image."""
+    case = StdioCase("import random\nprint(random.getrandbits(64))\n", (("", "0\n"),), setup="")
+    verdicts = grade_programs([case] * 4, pool=pool, progress=False)
+    draws = [v.outputs[0] for v in verdicts]
+    assert all(d.isdigit() for d in draws) and len(set(draws)) == 4, draws
 
 
 def test_correct_programs_of_every_benchmark_pass(pool):
