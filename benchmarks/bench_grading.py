@@ -14,18 +14,25 @@ code), which only lengthens generation; the task's budget, 1,024 tokens, is the 
 its own cores: ``--host-cores`` scales the measured per-worker rate (an assumption: this machine has 2 cores; the
 scaling is not measured here).
 
+Floor (``compute_floor``): the canonical solutions called on all their inputs with no sandbox, one after another.
+No grader can be faster than that compute spread over the workers; the script prints that bound, how close the
+sandbox comes to it, and the floor of the ``--samples`` run on the GPU host.
+
     python benchmarks/bench_grading.py [--repeats 4] [--rounds 2] [--samples 32000] [--host-cores 16]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
 
+from compute_floor import floor_seconds, forked_seconds
 from lm_eval.tasks._yaml_loader import load_yaml
 
+from lm_eval_tts.execution import codec
 from lm_eval_tts.paths import task_configs_dir
 
 
@@ -55,6 +62,25 @@ def grade_round(task, docs, responses, repeats: int) -> tuple[float, list[list[d
     t0 = time.perf_counter()
     records = task.grade_responses([[r] * repeats for r in responses], docs)
     return time.perf_counter() - t0, records
+
+
+def compute_times(cases) -> list[float]:
+    """Each program's own compute on all its test inputs, no sandbox (``compute_floor``)."""
+
+    def runner(case):
+        def run():
+            namespace = {"__name__": "solution"}
+            exec(compile(case.program, "<program>", "exec"), namespace)
+            function = namespace[case.entry_point]
+            for args in [codec.from_tree(json.loads(text)) for text in case.inputs]:
+                try:
+                    function(*args)
+                except Exception:  # noqa: BLE001 - a failing call ends that test, not the program's others
+                    pass
+
+        return run
+
+    return [forked_seconds(runner(case)) for case in cases]
 
 
 def minutes(seconds: float) -> str:
@@ -90,6 +116,13 @@ def main() -> None:
         print(f"round {i + 1}: {n} programs ({ok} pass) in {seconds:.1f} s: {rates[-1]:.1f} programs/s, "
               f"{tests * args.repeats / seconds:.0f} tests/s")
     rate = statistics.median(rates)
+    times = compute_times([task.make_case(d, r) for d, r in zip(docs, responses)])
+    bound = len(docs) * args.repeats / floor_seconds(times, args.repeats, workers)
+    host_floor = args.samples * statistics.mean(times) / args.host_cores
+    print(f"floor (the programs' own compute, no sandbox: {sum(times):.1f} s per sample of each problem, longest "
+          f"{max(times):.1f} s): no grader exceeds {bound:.1f} programs/s on {workers} workers here (ours: "
+          f"{rate / bound:.0%} of that); the {args.samples:,}-sample run computes for {minutes(host_floor)} on a "
+          f"{args.host_cores}-core host whatever the grader")
     per_worker = rate / workers
     grade_here = args.samples / rate
     grade_host = args.samples / (per_worker * args.host_cores)

@@ -37,6 +37,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from compute_floor import floor_seconds, forked_seconds
+
 from lm_eval_tts.execution import isolation
 from lm_eval_tts.execution.isolation import Limits
 from lm_eval_tts.execution.pool import SandboxPool
@@ -110,24 +112,13 @@ def ours(cases: list[AssertCase], mode: str, limits: Limits, total: float, worke
 
 
 def program_times(cases: list[AssertCase]) -> list[float]:
-    """Each program's own wall time, forked from this process and run with no sandbox (see the module docstring)."""
-    times = []
-    for case in cases:
-        t0 = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                exec(compile(case.setup + "\n" + case.program + "\n" + "\n".join(case.tests), "<program>", "exec"), {})
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-        times.append(time.perf_counter() - t0)
-    return times
+    """Each program's own wall time with its asserts, no sandbox (``compute_floor``)."""
 
+    def runner(case: AssertCase):
+        source = case.setup + "\n" + case.program + "\n" + "\n".join(case.tests)
+        return lambda: exec(compile(source, "<program>", "exec"), {})
 
-def floor(times: list[float], reps: int, workers: int) -> float:
-    """Lower bound on any runner's wall time for `reps` passes: max(compute / workers, the longest program)."""
-    return max(reps * sum(times) / workers, max(times))
+    return [forked_seconds(runner(case)) for case in cases]
 
 
 def main() -> None:
@@ -168,7 +159,8 @@ def main() -> None:
     times = program_times(cases)
     rounds = args.rounds
     t_base, t_ours = totals[0] / rounds, totals[2] / rounds  # one round of each
-    f_base, f_ours = floor(times, args.baseline_reps, args.workers), floor(times, args.reps, args.workers)
+    f_base, f_ours = (floor_seconds(times, args.baseline_reps, args.workers),
+                      floor_seconds(times, args.reps, args.workers))
     n_base, n_ours = len(cases) * args.baseline_reps, len(cases) * args.reps
     bound = (n_ours / f_ours) / (n_base / t_base)
     print(f"floor (the programs' own compute, no sandbox: {sum(times):.2f} s in all, longest {max(times):.2f} s): "
