@@ -294,10 +294,14 @@ class SandboxPool:
         """Run one job on an idle worker; never raises for anything the program does."""
         return self.run([job])[0]
 
-    def run(self, jobs: Sequence[dict], on_done: Callable[[], None] | None = None) -> list[dict]:
+    def run(self, jobs: Sequence[dict], on_result: Callable[[int, dict], None] | None = None) -> list[dict]:
         """Run jobs in parallel over the workers; results in the order of jobs. Never raises for anything a program
         does: a job whose worker was lost gets ``{"worker_error": ...}``. Where the sandbox has a memory cgroup, a
-        result also says how many of its processes the kernel killed for memory (``oom_kills``)."""
+        result also says how many of its processes the kernel killed for memory (``oom_kills``).
+
+        ``on_result(i, result)`` is called once per job as its result arrives, in the thread that feeds that
+        worker, once the worker has its next job: what it does (grading the result) overlaps the sandboxes' work
+        instead of waiting for the whole batch."""
         results: list[dict | None] = [None] * len(jobs)
         todo: queue.Queue[int] = queue.Queue()
         for i in range(len(jobs)):
@@ -307,7 +311,7 @@ class SandboxPool:
 
         def drain():
             try:
-                self._stream(jobs, todo, results, on_done, retried)
+                self._stream(jobs, todo, results, on_result, retried)
             except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
                 errors.append(e)
 
@@ -320,7 +324,7 @@ class SandboxPool:
             raise errors[0]
         return results  # type: ignore[return-value]
 
-    def _stream(self, jobs, todo, results, on_done, retried) -> None:
+    def _stream(self, jobs, todo, results, on_result, retried) -> None:
         """Feed one worker from `todo` until it is empty. A small next job is queued at the driver while the
         current one runs, so it never waits for this thread; if the worker is lost, the running job fails and the
         queued (never started) one goes back to `todo`."""
@@ -328,6 +332,7 @@ class SandboxPool:
         inflight: collections.deque[int] = collections.deque()
         head_since = time.monotonic()
         oom_before = w.cgroup.oom_kills() if w.cgroup else 0
+        arrived = None  # a job whose result goes to on_result once the worker has its next job
         try:
             while True:
                 while len(inflight) < 2:  # the running job, and at most one small job waiting in the socket
@@ -345,6 +350,9 @@ class SandboxPool:
                         todo.put(i)
                         break
                     inflight.append(i)
+                if arrived is not None and on_result:
+                    on_result(arrived, results[arrived])
+                arrived = None
                 if not inflight:
                     return
                 i = inflight[0]
@@ -363,14 +371,13 @@ class SandboxPool:
                     todo.put(i)
                 else:
                     results[i] = result
+                    arrived = i
                 if lost or result.get("unhealthy"):
                     while inflight:  # queued behind, never started: run them elsewhere
                         todo.put(inflight.popleft())
                     self._replace(w)
                     w = self._take_worker()
                     oom_before = w.cgroup.oom_kills() if w.cgroup else 0
-                if on_done and results[i] is not None:
-                    on_done()
         except BaseException:
             self._replace(w)
             w = self._take_worker()

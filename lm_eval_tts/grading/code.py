@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -214,11 +215,15 @@ def _stdio_verdict(case: StdioCase, result: dict) -> CodeVerdict:
     return _verdict(flags, len(case.tests), failure, detail, outputs)
 
 
-def _call_verdict(case: FunctionalCase | CompareCase, result: dict) -> CodeVerdict:
+def _decode_all(texts: tuple[str, ...]) -> list:
+    return [codec.decode(t) for t in texts]
+
+
+def _call_verdict(case: FunctionalCase | CompareCase, result: dict, decode_expected=_decode_all) -> CodeVerdict:
     if isinstance(case, FunctionalCase):
         expected = [json.loads(out) for _, out in case.tests]
     else:
-        expected = [codec.decode(t) for t in case.expected]
+        expected = decode_expected(case.expected)
         atols = case.atol if isinstance(case.atol, tuple) else (case.atol,) * len(expected)
         # NOT_NONE only asks whether something was returned: an object that is not plain data counts as one
         opaque = (lambda _ref: _OPAQUE) if case.oracle == NOT_NONE else None
@@ -269,9 +274,10 @@ def _assert_verdict(case: AssertCase, result: dict) -> CodeVerdict:
     return _verdict(flags, len(case.tests), failure, detail, outputs)
 
 
-def verdict_from_result(case: Case, result: dict) -> CodeVerdict:
+def verdict_from_result(case: Case, result: dict, decode_expected=_decode_all) -> CodeVerdict:
     """Turn the sandbox's raw report into a verdict; anything unexpected is a failure, never a pass. A failure in
-    a job during which the kernel killed a process of the sandbox for memory is a ``memory`` failure."""
+    a job during which the kernel killed a process of the sandbox for memory is a ``memory`` failure.
+    ``decode_expected`` decodes a CompareCase's expected outputs (a batch decodes each problem's once)."""
     n = _n_tests(case)
     if n == 0:
         return CodeVerdict(False, (), "sandbox_error", "the case has no tests: nothing was observed to pass")
@@ -282,7 +288,7 @@ def verdict_from_result(case: Case, result: dict) -> CodeVerdict:
     elif isinstance(case, AssertCase):
         verdict = _assert_verdict(case, result)
     else:
-        verdict = _call_verdict(case, result)
+        verdict = _call_verdict(case, result, decode_expected)
     if not verdict.passed and result.get("oom_kills"):
         detail = f"killed for exceeding the sandbox's memory limit ({verdict.detail})"[:500]
         verdict = dataclasses.replace(verdict, failure="memory", detail=detail)
@@ -309,17 +315,27 @@ def grade_programs(
         return []
     pool = pool or shared_pool(workers, Limits(memory_mb=memory_mb), mode)
     jobs = [_job(c, i, timeout_per_test, timeout_total) for i, c in enumerate(cases)]
+    verdicts: list[CodeVerdict | None] = [None] * len(cases)
     bar = None
     if progress and len(jobs) >= 50:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), desc=f"running programs ({pool.mode} sandbox)", unit="prog")
+
+    # The samples of a problem share its tuple of expected outputs and arrive close together: decode it once.
+    decode_expected = functools.lru_cache(maxsize=8)(_decode_all)
+
+    def grade(i: int, result: dict) -> None:  # while the sandboxes run the next programs
+        verdicts[i] = verdict_from_result(cases[i], result, decode_expected)
+        if bar:
+            bar.update()
+
     try:
-        results = pool.run(jobs, on_done=bar.update if bar else None)
+        pool.run(jobs, on_result=grade)
     finally:
         if bar:
             bar.close()
-    return [verdict_from_result(c, r) for c, r in zip(cases, results)]
+    return verdicts  # type: ignore[return-value]
 
 
 def reference_outputs(

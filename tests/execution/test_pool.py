@@ -7,7 +7,7 @@ import threading
 import time
 
 from lm_eval_tts.execution.pool import SandboxPool
-from lm_eval_tts.grading.code import AssertCase, grade_programs
+from lm_eval_tts.grading.code import AssertCase, _job, grade_programs
 from tests.execution.test_hostile import descendants
 
 SLOW = AssertCase("import time\ntime.sleep(3)\ndef f():\n    return 1\n", ("assert f() == 1",))
@@ -62,6 +62,22 @@ def test_jobs_run_in_parallel_over_workers():
         assert time.monotonic() - t0 < 3.9  # 4 one-second programs on 2 workers: ~2 s, not 4 s
     finally:
         pool.close()
+
+
+def test_each_result_is_handed_over_once_as_it_arrives():
+    """``on_result`` gets every job's result once, while later jobs still run (so grading overlaps them)."""
+    sleepy = AssertCase("import time\ndef f():\n    time.sleep(1)\n    return 1\n", ("assert f() == 1",))
+    jobs = [_job(case, i, 6.0, 30.0) for i, case in enumerate([GOOD, sleepy, sleepy])]
+    seen = []
+    pool = SandboxPool(1)
+    try:
+        results = pool.run(jobs, on_result=lambda i, result: seen.append((i, result, time.monotonic())))
+        end = time.monotonic()
+    finally:
+        pool.close()
+    assert sorted(i for i, _, _ in seen) == [0, 1, 2]
+    assert all(results[i] is result for i, result, _ in seen)
+    assert end - seen[0][2] > 1.5  # the first result came while the two one-second programs still had to run
 
 
 def test_losing_a_server_mid_batch_costs_only_the_running_job():
