@@ -312,7 +312,7 @@ class _Prepared:
                 self.tests.append(e)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)  # every problem of a whole benchmark (MBPP: 500), whatever order samples come in
 def _prepare(setup, tests):
     return _Prepared(setup, tests)
 
