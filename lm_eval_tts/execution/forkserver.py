@@ -46,16 +46,18 @@ from lm_eval_tts.execution.confine import (
 from lm_eval_tts.execution.program import read_source, run_script, serve_calls
 from lm_eval_tts.execution.wire import recv_message, send_message
 
-# Imported once here so forked programs get them for free (and, when the fork server dropped to an unprivileged
-# uid in a weak mode, even if the interpreter's stdlib directory is not readable for that uid). Not modules that
-# register an after-fork handler, which every program process would run: ``queue`` (it imports ``threading``,
-# whose handler alone doubles the pages a program process copies), ``random`` and ``statistics`` (which imports
-# it: reseeding at every fork made fork + exit 1.6x slower, measured 460 vs 287 us; no MBPP/MBPP+ program imports
-# either, and one that does gets a fresh seed from its own import, as in a new interpreter).
+# Imported once here so forked programs get them for free (and, when the fork server drops to an unprivileged
+# host uid in a weak mode, even if the interpreter's stdlib directory is not readable for that uid). Not modules
+# that register an after-fork handler, which every program process would run: ``queue`` (it imports
+# ``threading``, whose handler alone doubles the pages a program process copies), and ``random`` and ``statistics``
+# (which imports it), whose reseeding at every fork made fork + exit 1.6x slower (460 vs 287 us) -- except where
+# a program could not import them itself (``_UNREADABLE_STDLIB``). No MBPP/MBPP+ program imports either; one that
+# does gets a fresh seed from its own import, as in a new interpreter.
 _PREIMPORT = (
     "array bisect collections copy datetime decimal fractions functools heapq itertools math operator re "
     "string typing cmath numbers textwrap unicodedata dataclasses enum"
 ).split()
+_UNREADABLE_STDLIB = ["random", "statistics"]
 _SPAWN_FDS = 5  # program spec, stdin, stdout, stderr, [socket to the driver]
 _SYSV = {"shm": 0, "sem": 1, "msg": 2}  # /proc/sysvipc files -> which *ctl(IPC_RMID) removes their entries
 _IPC_RMID = 0
@@ -383,7 +385,7 @@ def main(cfg):
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.close(devnull)
-    for name in _PREIMPORT:
+    for name in _PREIMPORT + (_UNREADABLE_STDLIB if cfg["stdlib_may_be_unreadable"] else []):
         try:
             __import__(name)
         except ImportError:
