@@ -11,7 +11,7 @@ file this package ships) with all its asserts, repeated ``--reps`` times.
   both pinned to that core;
   per program a forked process in its own user/mount/IPC namespaces; asserts checked by the driver on plain values,
   one call at a time). The headline ratio includes the pool's start-up; the second ratio leaves out that one-time
-  cost (about 0.5 s, paid once per run, whatever its size), which is what a run of thousands of programs sees.
+  cost (about 0.14 s here, paid once per run, whatever its size), which is what a run of thousands of programs sees.
 
     python benchmarks/bench_sandbox.py [--rounds 3] [--reps 2] [--baseline-reps 1] [--mode bwrap]
 
