@@ -7,7 +7,7 @@ import threading
 import time
 
 from lm_eval_tts.execution.pool import SandboxPool
-from lm_eval_tts.grading.code import AssertCase, _job, grade_programs
+from lm_eval_tts.grading.code import AssertCase, StdioCase, _job, grade_programs
 from tests.execution.test_hostile import descendants
 
 SLOW = AssertCase("import time\ntime.sleep(3)\ndef f():\n    return 1\n", ("assert f() == 1",))
@@ -78,6 +78,20 @@ def test_each_result_is_handed_over_once_as_it_arrives():
     assert sorted(i for i, _, _ in seen) == [0, 1, 2]
     assert all(results[i] is result for i, result, _ in seen)
     assert end - seen[0][2] > 1.5  # the first result came while the two one-second programs still had to run
+
+
+def test_each_worker_runs_its_programs_on_one_cpu_of_its_own():
+    """Workers are pinned round robin over the CPUs this process may use (hand-overs stay on one CPU)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    probe = StdioCase("import os\nprint(*sorted(os.sched_getaffinity(0)))\n", (("", ""),), setup="")
+    pool = SandboxPool(len(cpus))
+    try:
+        seen = {w.cpu for w in pool._all}
+        verdicts = grade_programs([probe] * (4 * len(cpus)), pool=pool, progress=False)
+    finally:
+        pool.close()
+    assert seen == set(cpus)
+    assert {v.outputs[0] for v in verdicts} <= {str(c) for c in cpus}
 
 
 def test_losing_a_server_mid_batch_costs_only_the_running_job():
