@@ -59,8 +59,8 @@ def _patch_task_manager(module):
 
 def _patch_evaluator(module):
     """lm-eval builds the model before the tasks; for wise_fire (an engine start takes up to a minute) the tasks are
-    built first, so a bad task option or a dataset missing offline stops the run at once. simple_evaluate then
-    gets the same task objects when it asks for them."""
+    built first, so a bad task option, a dataset missing offline or a code task without --confirm_run_unsafe_code
+    stops the run at once. simple_evaluate then gets the same task objects when it asks for them."""
     import functools
 
     original = module.simple_evaluate
@@ -70,6 +70,13 @@ def _patch_evaluator(module):
         manager, tasks = kwargs.get("task_manager"), kwargs.get("tasks")
         if kwargs.get("model") == MODEL_NAME and manager is not None and tasks:
             loaded = manager.load(tasks)
+            unsafe = sorted(name for name, task in loaded["tasks"].items() if getattr(task, "UNSAFE_CODE", False))
+            if unsafe and not kwargs.get("confirm_run_unsafe_code"):
+                from lm_eval_tts.errors import UserError
+
+                runs = "runs" if len(unsafe) == 1 else "run"
+                raise UserError(f"{', '.join(unsafe)} {runs} model-written code (in this package's sandbox): add "
+                                "--confirm_run_unsafe_code to allow it")
 
             def load_once(task_list):
                 del manager.load  # the class's own method again

@@ -80,3 +80,10 @@ def test_dataset_missing_offline_is_one_line_before_the_model_is_built(tiny_mode
     error = _only_error(proc)
     assert "dataset is not available: Couldn't reach 'openai/gsm8k' on the Hub" in error
     assert "--tasks gsm8k_tts instead of gsm8k" in error
+
+
+def test_code_task_without_confirmation_is_one_line_before_the_model_is_built(tiny_model_dir, tmp_path, lm_eval_cli):
+    proc = lm_eval_cli(["--model", "wise_fire", "--model_args", f"pretrained={tiny_model_dir},{FAILING_ENGINE}",
+                        "--tasks", "mbpp_plus_tts", "--limit", "1"], tmp_path, quiet=True)
+    error = _only_error(proc)
+    assert "mbpp_plus_tts runs model-written code" in error and "add --confirm_run_unsafe_code" in error
