@@ -119,6 +119,8 @@ def _answer(req, namespace, refs):
     op = req["op"]
     if op == "invoke":  # functional tests: [function] or [class, method] on a fresh instance
         name, *method = req["target"]
+        if name not in namespace:  # as calling it in the program would say
+            raise NameError(f"name {name!r} is not defined")
         target = namespace[name]
         if method:
             target = getattr(target(), method[0])

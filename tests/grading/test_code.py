@@ -115,6 +115,11 @@ def test_compare_case_with_reference_outputs_and_tolerance():
     assert v_close.passed and not v_far.passed and v_tol.passed
 
 
+def test_a_missing_entry_point_says_so():
+    (v,) = grade(CompareCase("def g():\n    return 1\n", "f", (encode_args([]),), (codec.encode(1),)))
+    assert not v.passed and v.failure == "runtime_error" and "NameError: name 'f' is not defined" in v.detail, v
+
+
 def test_compare_case_tuple_vs_list_is_a_difference():
     expected = (codec.encode((1, 2)),)
     (v,) = grade(CompareCase("def f():\n    return [1, 2]\n", "f", (encode_args([]),), expected))
