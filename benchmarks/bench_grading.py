@@ -24,7 +24,6 @@ sandbox comes to it, and the floor of the ``--samples`` run on the GPU host.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -72,7 +71,7 @@ def compute_times(cases) -> list[float]:
             namespace = {"__name__": "solution"}
             exec(compile(case.program, "<program>", "exec"), namespace)
             function = namespace[case.entry_point]
-            for args in [codec.from_tree(json.loads(text)) for text in case.inputs]:
+            for args in [codec.decode(text) for text in case.inputs]:
                 try:
                     function(*args)
                 except Exception:  # noqa: BLE001 - a failing call ends that test, not the program's others

@@ -90,7 +90,7 @@ class _Worker:
     """One worker: the fork server's and the driver's sandboxes, and the socket to the driver (evaluator side)."""
 
     def __init__(self, mode: str, limits: Limits, scratch: str, program_namespaces: bool, shared_nproc: int | None,
-                 cpu: int | None = None):
+                 cpu: int | None):
         self.cpu = cpu
         self.cgroup = cgroups.create((limits.memory_mb + _CGROUP_SLACK_MB) << 20,
                                      limits.max_processes + _CGROUP_SLACK_PIDS)
